@@ -1,0 +1,142 @@
+/*
+ * HTTP: the one way jobrun talks to a provider. The only place (with
+ * config.c's URL parsing) that includes libcurl.
+ *
+ * A client owns a libcurl share/connection cache and counts every attempt.
+ * http_send() performs one logical request: attempts, retries with
+ * exponential backoff and full jitter on connection errors, timeouts, 408,
+ * 420, 429 and 5xx, honouring Retry-After (seconds or HTTP date), never
+ * starting an attempt that would end past the deadline. Every attempt first
+ * passes the before_attempt hook (the rate limiter) and counts toward
+ * http_client_attempts().
+ *
+ * Secrets: URLs, headers and bodies are never logged raw; every message goes
+ * through redact_string(), and userpwd/secret headers are registered with
+ * redact_add() on first use.
+ *
+ * Ownership: http_client_new() → http_client_free(). A struct http_response
+ * is filled by http_send() and released by http_response_release(); its
+ * strings and json live until then. Requests are borrowed.
+ */
+#ifndef JOBRUN_HTTP_H
+#define JOBRUN_HTTP_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct http_config {
+	const char *user_agent;    /* default "jobrun/<version> (+https://github.com/jobrun/jobrun)" */
+	double connect_timeout_s;  /* default 10 */
+	double timeout_s;          /* whole attempt; default 60 */
+	size_t max_response_bytes; /* default 32 MiB */
+	int max_attempts;          /* default 5 */
+	double backoff_base_s;     /* default 1 */
+	double backoff_cap_s;      /* default 60 */
+	double retry_after_cap_s;  /* longest server-requested wait honoured; default 300 */
+};
+
+/* Defaults, then JOBRUN_USER_AGENT, JOBRUN_HTTP_TIMEOUT, JOBRUN_CONNECT_TIMEOUT,
+ * JOBRUN_HTTP_MAX_ATTEMPTS (errors name the variable). */
+int http_config_from_env(struct http_config *cfg);
+
+struct http_header {
+	char *name;
+	char *value;
+};
+
+struct http_request {
+	const char *method;          /* NULL = GET */
+	const char *url;             /* may carry secrets in the query: never logged raw */
+	const char *const *headers;  /* NULL-terminated "Name: value" list, or NULL */
+	const char *body;
+	size_t body_len;
+	const char *userpwd;         /* HTTP Basic "user:secret", or NULL */
+	const char *bucket;          /* rate bucket name for the hooks, e.g. "/volumes/" */
+	const char *label;           /* short redaction-safe name for logs, e.g. "GET /volumes/" */
+};
+
+/* How a finished attempt is treated. */
+enum http_class {
+	HTTP_CLASS_OK,           /* final: hand to the caller (2xx, and 4xx like 404) */
+	HTTP_CLASS_RETRY,        /* transient: back off and try again */
+	HTTP_CLASS_RATE_LIMITED, /* the server wants us to slow down: honour Retry-After, retry */
+	HTTP_CLASS_FATAL,        /* final, and the caller must stop (bad key) */
+};
+
+/* What http_send() ended with. */
+enum http_outcome {
+	HTTP_DONE,         /* a response classified OK or FATAL: look at status/class */
+	HTTP_GAVE_UP,      /* retries exhausted on transport errors or retryable statuses */
+	HTTP_RATE_LIMITED, /* still rate limited, or waiting would pass the deadline */
+	HTTP_STOPPED,      /* deadline or signal before an attempt could start */
+	HTTP_DENIED,       /* the before_attempt hook refused (budget exhausted) */
+	HTTP_TOO_LARGE,    /* body exceeded max_response_bytes */
+};
+
+struct http_response {
+	enum http_outcome outcome;
+	enum http_class class;
+	long status;              /* last HTTP status, 0 when none arrived */
+	char *body;               /* NUL-terminated */
+	size_t body_len;
+	char *content_type;
+	struct http_header *headers;
+	size_t n_headers;
+	int attempts;             /* attempts this request made */
+	double retry_after_s;     /* last server-requested wait, -1 when none */
+	char error[512];          /* redacted, lowercase, names what failed; "" on success */
+};
+
+struct http_hooks {
+	/* Before every attempt. 0: go ahead (after any wait the hook did itself).
+	 * Non-zero: do not send; http_send ends with HTTP_DENIED, or HTTP_STOPPED
+	 * when deadline_should_stop(). The hook may write a reason into `reason`. */
+	int (*before_attempt)(void *ctx, const struct http_request *req, char *reason, size_t reason_len);
+	/* After every attempt that got a response: read provider rate headers,
+	 * and return the class (default is the status-based one, passed in). */
+	enum http_class (*classify)(void *ctx, const struct http_request *req,
+				    const struct http_response *resp, enum http_class dflt);
+	/* The server asked for a pause of `seconds` (Retry-After, or a 420/429
+	 * without one: -1). Lets the limiter block the shared bucket. */
+	void (*on_rate_limited)(void *ctx, const struct http_request *req, double seconds);
+	void *ctx;
+};
+
+struct http_client;
+
+struct http_client *http_client_new(const struct http_config *cfg, const struct http_hooks *hooks);
+void http_client_free(struct http_client *c);
+void http_client_set_hooks(struct http_client *c, const struct http_hooks *hooks);
+/* Attempts made by this client so far (every try, retries included). */
+long long http_client_attempts(const struct http_client *c);
+
+/* 0 when a response was obtained (resp->outcome == HTTP_DONE), -1 otherwise
+ * with resp->outcome and resp->error telling why. resp is always filled and
+ * must be released. */
+int http_send(struct http_client *c, const struct http_request *req, struct http_response *resp);
+/* Several requests at once over libcurl multi, at most `parallel` in flight,
+ * each with the same retry and hook semantics. Returns the number that failed. */
+int http_send_all(struct http_client *c, const struct http_request *reqs, size_t n,
+		  struct http_response *resps, int parallel);
+void http_response_release(struct http_response *resp);
+
+/* Case-insensitive header lookup; NULL when absent. */
+const char *http_response_header(const struct http_response *resp, const char *name);
+/* Decode the body as JSON. Non-JSON or HTML: -1 with an error naming the
+ * status, content type and the first bytes of the body (sanitized). */
+int http_response_json(const struct http_response *resp, json_t **out, char *err, size_t errlen);
+
+/* Pure helpers (unit-tested). */
+/* Retry-After: delta seconds or an HTTP date relative to now_wall; -1 if invalid. */
+double http_parse_retry_after(const char *value, double now_wall);
+/* An HTTP date (IMF-fixdate, RFC 850, asctime) to Unix seconds; -1 if invalid. */
+double http_parse_date(const char *value);
+/* Full-jitter backoff: uniform in [0, min(cap, base * 2^(attempt-1))]; rand01 in [0,1). */
+double http_backoff_delay(int attempt, double base, double cap, double rand01);
+/* The default class of a status: 2xx/3xx/4xx OK except 408/420/429/5xx. */
+enum http_class http_default_class(long status);
+/* Percent-encode a query component into a new string. */
+char *http_escape(const char *s);
+
+#endif

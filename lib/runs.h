@@ -1,0 +1,49 @@
+/*
+ * Run records in jobrun.runs: one row per invocation of a job.
+ *
+ * Ownership: struct run is the caller's; runs_begin() fills it, the summary
+ * object inside is owned by the run (runs_release() drops it).
+ */
+#ifndef JOBRUN_RUNS_H
+#define JOBRUN_RUNS_H
+
+#include <jansson.h>
+
+struct db;
+
+enum run_status {
+	RUN_RUNNING,
+	RUN_SUCCEEDED,
+	RUN_FAILED,
+	RUN_PARTIAL,
+	RUN_INTERRUPTED,
+	RUN_SKIPPED,
+	RUN_ABANDONED,
+};
+
+struct run {
+	long long id;
+	char job[64];
+	char lock_key[128];
+	double started_mono;
+	long long processed, succeeded, failed;
+	long long api_requests;
+	json_t *summary; /* object; jobs add their figures here */
+};
+
+const char *run_status_name(enum run_status s);
+int run_status_parse(const char *s, enum run_status *out);
+
+/* Insert a `running` row. args: a JSON object of the invocation (borrowed). */
+int runs_begin(struct db *db, struct run *run, const char *job, const char *lock_key, json_t *args);
+/* Final status, counters, summary, error (redacted, may be NULL). */
+int runs_finish(struct db *db, struct run *run, enum run_status status, const char *error);
+/* A run that did not start because another instance held the lock. */
+int runs_record_skipped(struct db *db, const char *job, const char *lock_key, json_t *args,
+			const char *reason);
+/* Mark `running` rows of this lock key, other than except_id, `abandoned`:
+ * called while holding the lock, so their processes are gone. */
+int runs_mark_abandoned(struct db *db, const char *lock_key, long long except_id, long long *count);
+void runs_release(struct run *run);
+
+#endif
