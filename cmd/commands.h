@@ -1,0 +1,57 @@
+/*
+ * The command table's entries. Each cmd/cmd-<name>.c exports one
+ * cmd_<name>() and its usage text; cmd/jobrun.c collects them in one table.
+ *
+ * A command gets its own argv (argv[0] is the command name), parses its
+ * options with parse_options(), and returns the process exit code.
+ */
+#ifndef JOBRUN_COMMANDS_H
+#define JOBRUN_COMMANDS_H
+
+#include <stdbool.h>
+
+/* Exit codes (documented in `jobrun --help` and README). */
+enum exit_code {
+	EXIT_OK = 0,
+	EXIT_FAILED = 1,
+	EXIT_PARTIAL = 3,
+	EXIT_USAGE = 64,
+	EXIT_SKIPPED = 75,
+	EXIT_CONFIG = 78,
+	EXIT_SIGINT = 130,
+	EXIT_SIGTERM = 143,
+};
+
+/* Options every command accepts, before or after the command name. */
+struct global_options {
+	bool json;
+	int verbosity;        /* -v: +1, -q: -1 */
+	double max_runtime_s; /* --max-runtime, else JOBRUN_MAX_RUNTIME, else 9m */
+	bool max_runtime_set;
+};
+
+struct command {
+	const char *name;
+	const char *summary; /* one line for `jobrun --help` */
+	const char *usage;   /* full text for `jobrun help CMD` */
+	int (*run)(int argc, char **argv, struct global_options *g);
+	bool hidden;         /* test/debug commands, not listed */
+};
+
+extern const struct command commands[];
+const struct command *command_find(const char *name);
+
+#define DECLARE_COMMAND(name)                                                      \
+	int cmd_##name(int argc, char **argv, struct global_options *g);           \
+	extern const char usage_##name[]
+
+DECLARE_COMMAND(migrate);
+DECLARE_COMMAND(runs);
+DECLARE_COMMAND(prune);
+DECLARE_COMMAND(doctor);
+DECLARE_COMMAND(primecache);
+DECLARE_COMMAND(debug_http);
+DECLARE_COMMAND(debug_pace);
+DECLARE_COMMAND(debug_work);
+
+#endif
