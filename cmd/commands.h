@@ -39,6 +39,11 @@ struct command {
 };
 
 extern const struct command commands[];
+enum run_status;
+/* The exit code for a finished run's status (interrupted: by signal or deadline). */
+int exit_code_for_run(enum run_status status);
+/* The exit code for the last error(): 78 for configuration, else 1. */
+int exit_code_for_error(void);
 const struct command *command_find(const char *name);
 
 #define DECLARE_COMMAND(name)                                                      \

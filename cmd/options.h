@@ -32,11 +32,17 @@ struct opt {
 
 #define OPTIONS_HELP (-2)
 #define OPTIONS_ERROR (-1)
+#define OPTIONS_CONFIG (-3)
+
+/* Heroku Scheduler ends a dyno at its interval; 9 minutes leaves room to stop. */
+#define DEFAULT_MAX_RUNTIME_S (9 * 60.0)
 
 /* Parse argv[1..argc) against opts plus the global options. Positional
  * arguments are moved to argv[1..n] and n is returned. On --help the usage
  * is printed to stdout and OPTIONS_HELP returned; on a bad option a message
- * goes to stderr and OPTIONS_ERROR is returned. */
+ * goes to stderr and OPTIONS_ERROR is returned; a bad JOBRUN_LOG_LEVEL or
+ * JOBRUN_MAX_RUNTIME gives OPTIONS_CONFIG. Afterwards logging is set up and
+ * g->max_runtime_s holds the budget (flag, else environment, else 9m). */
 int parse_options(int argc, char **argv, const struct opt *opts, struct global_options *g,
 		  const char *usage);
 /* The exit code for a negative parse_options() result. */

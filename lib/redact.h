@@ -13,6 +13,8 @@
 #ifndef JOBRUN_REDACT_H
 #define JOBRUN_REDACT_H
 
+#include <stddef.h>
+
 #define REDACTED "[REDACTED]"
 
 /* Remember a secret. Values shorter than 4 bytes are ignored (they would

@@ -1,0 +1,97 @@
+# jobrun — see README.md. `make` builds build/jobrun; `make test` installs what
+# is missing (scripts/install-deps) and runs every test.
+
+VERSION := 0.1.0
+PREFIX ?= /usr/local
+PKGS := libcurl jansson libpq
+
+OPT ?= -O2 -g
+WARN := -std=c11 -Wall -Wextra -Werror -Wformat=2 -Wvla
+SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+CPPFLAGS += -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DJOBRUN_VERSION='"$(VERSION)"' \
+	-Ilib -Icmd -Ijobs -Ibuild/gen
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS = $(shell pkg-config --libs $(PKGS)) -lm
+
+LIB_SRC := $(sort $(wildcard lib/*.c jobs/*.c))
+CMD_SRC := $(sort $(wildcard cmd/*.c))
+SQL := $(sort $(wildcard lib/sql/*.sql))
+UNIT_SRC := $(sort $(wildcard test/unit/test_*.c))
+GEN := build/gen/migrations.c
+
+REL_OBJ := $(patsubst %.c,build/obj/%.o,$(LIB_SRC) $(CMD_SRC) $(GEN))
+ASAN_LIB_OBJ := $(patsubst %.c,build/asan/obj/%.o,$(LIB_SRC) $(GEN))
+ASAN_OBJ := $(ASAN_LIB_OBJ) $(patsubst %.c,build/asan/obj/%.o,$(CMD_SRC))
+UNIT_BIN := $(patsubst test/unit/%.c,build/asan/unit/%,$(UNIT_SRC))
+
+.PHONY: all test check unit e2e check-e2e demo bench valgrind install clean deps asan
+.DELETE_ON_ERROR:
+
+all: build/jobrun
+
+deps:
+	@scripts/install-deps
+
+$(GEN): scripts/embed-sql $(SQL)
+	@mkdir -p $(@D)
+	scripts/embed-sql $(SQL) > $@
+
+build/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(WARN) $(OPT) $(PKG_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+build/asan/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(WARN) -O1 -g $(SAN) $(PKG_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+build/jobrun: $(REL_OBJ)
+	$(CC) $(OPT) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
+
+build/asan/jobrun: $(ASAN_OBJ)
+	$(CC) -g $(SAN) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
+
+build/asan/unit/%: build/asan/obj/test/unit/%.o $(ASAN_LIB_OBJ)
+	@mkdir -p $(@D)
+	$(CC) -g $(SAN) $(LDFLAGS) $^ $(PKG_LIBS) -lcmocka -o $@
+
+asan: build/asan/jobrun
+
+# `make test` is what CI and a new user run: dependencies first, then a
+# fresh make so pkg-config sees the libraries it just installed.
+test: deps
+	@$(MAKE) --no-print-directory check
+
+check: unit e2e
+
+unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+
+e2e: build/asan/jobrun
+	JOBRUN=$(CURDIR)/build/asan/jobrun scripts/test-e2e
+
+# One end-to-end test: make check-e2e T=test/t/0010-migrate.sh
+check-e2e: build/asan/jobrun
+	JOBRUN=$(CURDIR)/build/asan/jobrun scripts/test-e2e $(T)
+
+valgrind: deps
+	@$(MAKE) --no-print-directory build/jobrun
+	JOBRUN=$(CURDIR)/build/jobrun JOBRUN_WRAPPER="valgrind -q --error-exitcode=99 \
+	  --leak-check=full --errors-for-leak-kinds=definite,indirect \
+	  --show-leak-kinds=definite,indirect --suppressions=$(CURDIR)/test/valgrind.supp" \
+	  scripts/test-e2e $(T)
+
+demo: deps
+	@$(MAKE) --no-print-directory build/jobrun
+	scripts/demo
+
+bench: deps
+	@$(MAKE) --no-print-directory build/jobrun
+	scripts/bench
+
+install: build/jobrun
+	install -D -m 0755 build/jobrun $(DESTDIR)$(PREFIX)/bin/jobrun
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

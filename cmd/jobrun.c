@@ -1,0 +1,165 @@
+/*
+ * jobrun: main, global options and the command table.
+ *
+ * Each command lives in cmd/cmd-<name>.c and is listed once below, in the
+ * order `jobrun --help` shows them.
+ */
+#include <curl/curl.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "config.h"
+#include "deadline.h"
+#include "log.h"
+#include "options.h"
+#include "runs.h"
+
+#define ENTRY(n, cmdname, sum) { cmdname, sum, usage_##n, cmd_##n, false }
+#define HIDDEN(n, cmdname, sum) { cmdname, sum, usage_##n, cmd_##n, true }
+
+const struct command commands[] = {
+	//ENTRY(primecache, "primecache", "prime the ComicVine cache within its rate limits"),
+	ENTRY(migrate, "migrate", "apply the database schema (Procfile release phase)"),
+	ENTRY(runs, "runs", "show run history"),
+	ENTRY(prune, "prune", "delete old run records"),
+	ENTRY(doctor, "doctor", "check configuration, database, schema and providers"),
+	HIDDEN(debug_http, "debug-http", "send requests through lib/http (tests)"),
+	HIDDEN(debug_pace, "debug-pace", "send paced requests through the rate limiter (tests)"),
+	HIDDEN(debug_work, "debug-work", "a job that only waits, for lock and signal tests"),
+	{ NULL, NULL, NULL, NULL, false },
+};
+
+static const char main_usage[] =
+	"usage: jobrun [--json] [-v|-q] [--max-runtime D] <command> [<args>]\n"
+	"       jobrun help <command> | jobrun --version\n";
+
+static const char exit_codes[] =
+	"Exit codes:\n"
+	"  0    success\n"
+	"  1    the run failed (database unreachable, fatal provider error, …)\n"
+	"  3    the run finished, but some items failed or were left for the next run\n"
+	"  64   usage error (unknown command or option, bad value)\n"
+	"  75   skipped: another instance holds the lock, or the provider budget is spent\n"
+	"  78   configuration error (a missing or malformed environment variable)\n"
+	"  130  stopped by SIGINT\n"
+	"  143  stopped by SIGTERM\n";
+
+const struct command *command_find(const char *name)
+{
+	for (const struct command *c = commands; c->name; c++)
+		if (!strcmp(c->name, name))
+			return c;
+	return NULL;
+}
+
+int exit_code_for_run(enum run_status status)
+{
+	switch (status) {
+	case RUN_SUCCEEDED: return EXIT_OK;
+	case RUN_PARTIAL: return EXIT_PARTIAL;
+	case RUN_SKIPPED: return EXIT_SKIPPED;
+	case RUN_INTERRUPTED:
+		switch (deadline_reason()) {
+		case STOP_SIGTERM: return EXIT_SIGTERM;
+		case STOP_SIGINT: return EXIT_SIGINT;
+		default: return EXIT_PARTIAL;
+		}
+	default: return EXIT_FAILED;
+	}
+}
+
+int exit_code_for_error(void)
+{
+	return error_last_kind() == ERR_CONFIG ? EXIT_CONFIG : EXIT_FAILED;
+}
+
+static void print_help(void)
+{
+	printf("%s\njobrun runs scheduled jobs safely: one instance at a time, within the\n"
+	       "providers' rate limits and a time budget, recorded in Postgres.\n\nCommands:\n",
+	       main_usage);
+	for (const struct command *c = commands; c->name; c++)
+		if (!c->hidden)
+			printf("  %-12s %s\n", c->name, c->summary);
+	printf("\nGlobal options (before or after the command):\n"
+	       "  --json             print one JSON summary object on stdout (logs go to stderr)\n"
+	       "  -v, --verbose      more logging (debug); JOBRUN_LOG_LEVEL sets the base level\n"
+	       "  -q, --quiet        less logging\n"
+	       "  --max-runtime D    time budget, e.g. 9m (default JOBRUN_MAX_RUNTIME, else 9m)\n"
+	       "  -h, --help         this help; `jobrun help <command>` for a command\n"
+	       "  --version          print the version\n\n%s",
+	       exit_codes);
+}
+
+static int unknown_command(const char *name)
+{
+	fprintf(stderr, "jobrun: '%s' is not a jobrun command. See 'jobrun --help'.\n", name);
+	const struct command *best = NULL;
+	int best_d = 3;
+	for (const struct command *c = commands; c->name; c++) {
+		int d = edit_distance(name, c->name);
+		if (!c->hidden && d < best_d)
+			best_d = d, best = c;
+	}
+	if (best)
+		fprintf(stderr, "\nThe most similar command is\n\t%s\n", best->name);
+	return EXIT_USAGE;
+}
+
+static int help_command(const char *name)
+{
+	const struct command *c = command_find(name);
+	if (!c)
+		return unknown_command(name);
+	fputs(c->usage, stdout);
+	return EXIT_OK;
+}
+
+static void print_version(void)
+{
+	printf("jobrun %s (%s)\n", JOBRUN_VERSION, curl_version());
+}
+
+int main(int argc, char **argv)
+{
+	struct global_options g = { 0 };
+	int i = 1;
+	/* Global options before the command; the command's parser takes the
+	 * ones after it. */
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "--version"))
+			return print_version(), EXIT_OK;
+		if (!strcmp(a, "-h") || !strcmp(a, "--help"))
+			return print_help(), EXIT_OK;
+		if (!strcmp(a, "--json"))
+			g.json = true;
+		else if (!strcmp(a, "-v") || !strcmp(a, "--verbose"))
+			g.verbosity++;
+		else if (!strcmp(a, "-q") || !strcmp(a, "--quiet"))
+			g.verbosity--;
+		else if (!strcmp(a, "--max-runtime") && i + 1 < argc) {
+			if (parse_duration(argv[++i], &g.max_runtime_s))
+				return usage_error(main_usage, "--max-runtime: invalid duration '%s'", argv[i]);
+			g.max_runtime_set = true;
+		} else
+			return usage_error(main_usage, "unknown option '%s'", a);
+	}
+	if (i >= argc) {
+		fputs(main_usage, stderr);
+		return EXIT_USAGE;
+	}
+	const char *name = argv[i];
+	if (!strcmp(name, "help"))
+		return i + 1 < argc ? help_command(argv[i + 1]) : (print_help(), EXIT_OK);
+	if (!strcmp(name, "version"))
+		return print_version(), EXIT_OK;
+	const struct command *c = command_find(name);
+	if (!c)
+		return unknown_command(name);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	int code = c->run(argc - i, argv + i, &g);
+	curl_global_cleanup();
+	return code;
+}

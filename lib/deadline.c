@@ -1,0 +1,93 @@
+#include "deadline.h"
+
+#include <math.h>
+#include <signal.h>
+#include <stddef.h>
+
+#include "clock.h"
+
+static volatile sig_atomic_t signalled; /* the signal number, 0 when none */
+static double deadline_at = INFINITY;   /* on the monotonic clock */
+
+static void on_signal(int sig)
+{
+	signalled = sig;
+}
+
+static void install(int sig)
+{
+	struct sigaction sa = { 0 };
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	/* No SA_RESTART: a pending nanosleep or poll must return with EINTR so
+	 * the stop is noticed at once, not at the end of the wait. */
+	sa.sa_flags = 0;
+	sigaction(sig, &sa, NULL);
+}
+
+void deadline_start(double max_runtime_s)
+{
+	deadline_at = max_runtime_s > 0 ? clock_mono() + max_runtime_s : INFINITY;
+	install(SIGTERM);
+	install(SIGINT);
+}
+
+enum stop_reason deadline_reason(void)
+{
+	if (signalled == SIGTERM)
+		return STOP_SIGTERM;
+	if (signalled == SIGINT)
+		return STOP_SIGINT;
+	if (clock_mono() >= deadline_at)
+		return STOP_DEADLINE;
+	return STOP_NONE;
+}
+
+bool deadline_should_stop(void)
+{
+	return deadline_reason() != STOP_NONE;
+}
+
+const char *deadline_reason_name(enum stop_reason r)
+{
+	switch (r) {
+	case STOP_NONE: return "none";
+	case STOP_DEADLINE: return "deadline";
+	case STOP_SIGTERM: return "sigterm";
+	case STOP_SIGINT: return "sigint";
+	}
+	return "unknown";
+}
+
+double deadline_remaining(void)
+{
+	if (isinf(deadline_at))
+		return 1e9;
+	double left = deadline_at - clock_mono();
+	return left > 0 ? left : 0;
+}
+
+/* Sleep in slices so that the deadline and signals arriving between the
+ * check and the sleep are both noticed within a fraction of a second. */
+int deadline_sleep(double seconds)
+{
+	double until = clock_mono() + seconds;
+	for (;;) {
+		if (deadline_should_stop())
+			return -1;
+		double left = until - clock_mono();
+		if (left <= 0)
+			return 0;
+		double cap = deadline_remaining();
+		double slice = left < 0.25 ? left : 0.25;
+		if (slice > cap)
+			slice = cap;
+		clock_sleep(slice);
+	}
+}
+
+void deadline_reset(void)
+{
+	signalled = 0;
+	deadline_at = INFINITY;
+}

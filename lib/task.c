@@ -1,0 +1,164 @@
+#include "task.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "config.h"
+#include "db.h"
+#include "deadline.h"
+#include "http.h"
+#include "log.h"
+#include "migrate.h"
+#include "redact.h"
+#include "xalloc.h"
+
+#define DEFAULT_STATEMENT_TIMEOUT_S 120.0
+
+static int open_db(struct db **out)
+{
+	double timeout;
+	if (config_get_duration("JOBRUN_STATEMENT_TIMEOUT", DEFAULT_STATEMENT_TIMEOUT_S, &timeout))
+		return -1;
+	return db_open(out, timeout);
+}
+
+/* A job needs every migration this binary knows; say how to fix it otherwise. */
+static int check_schema(struct db *db)
+{
+	int current = migrate_current_version(db);
+	if (current < 0)
+		return -1;
+	if (current < migrate_latest_version())
+		return error("database schema is at version %d but this jobrun needs %d: run 'jobrun migrate'",
+			     current, migrate_latest_version());
+	return 0;
+}
+
+static enum task_start skip(struct task *t)
+{
+	char reason[256];
+	snprintf(reason, sizeof(reason), "another instance holds the lock '%s'", t->lock_key);
+	log_warn("skipped: another instance is running", LF_S("lock", t->lock_key));
+	if (runs_record_skipped(t->db, t->opt.job, t->lock_key, t->opt.args, reason))
+		return TASK_FAILED;
+	return TASK_SKIPPED;
+}
+
+enum task_start task_begin(struct task *t, const struct task_options *opt)
+{
+	memset(t, 0, sizeof(*t));
+	t->opt = *opt;
+	json_incref(t->opt.args);
+	snprintf(t->lock_key, sizeof(t->lock_key), "%s", opt->lock_key ? opt->lock_key : opt->job);
+	log_set_context(opt->job, 0);
+
+	if (open_db(&t->db) || check_schema(t->db) || db_try_lock(t->db, t->lock_key, &t->locked))
+		return TASK_FAILED;
+	if (!t->locked)
+		return skip(t);
+	if (runs_begin(t->db, &t->run, opt->job, t->lock_key, t->opt.args))
+		return TASK_FAILED;
+	t->started = true;
+	log_set_context(opt->job, t->run.id);
+
+	long long abandoned = 0;
+	if (runs_mark_abandoned(t->db, t->lock_key, t->run.id, &abandoned))
+		return TASK_FAILED;
+	if (abandoned)
+		log_warn("marked runs of a dead process abandoned", LF_I("count", abandoned));
+	log_info("run started", LF_B("dry_run", opt->dry_run));
+	return TASK_STARTED;
+}
+
+struct http_client *task_http(struct task *t, const struct http_hooks *hooks)
+{
+	if (t->http)
+		return t->http;
+	struct http_config cfg;
+	if (http_config_from_env(&cfg))
+		return NULL;
+	t->http = http_client_new(&cfg, hooks);
+	return t->http;
+}
+
+struct db *task_rl_db(struct task *t)
+{
+	if (!t->rl_db && open_db(&t->rl_db))
+		return NULL;
+	return t->rl_db;
+}
+
+static void print_metrics(const struct task *t, double duration)
+{
+	char k[5][128], dur[32];
+	const char *job = t->opt.job;
+	snprintf(k[0], sizeof(k[0]), "count#jobrun.%s.items_processed", job);
+	snprintf(k[1], sizeof(k[1]), "count#jobrun.%s.items_succeeded", job);
+	snprintf(k[2], sizeof(k[2]), "count#jobrun.%s.items_failed", job);
+	snprintf(k[3], sizeof(k[3]), "count#jobrun.%s.api_requests", job);
+	snprintf(k[4], sizeof(k[4]), "measure#jobrun.%s.duration", job);
+	snprintf(dur, sizeof(dur), "%.3fs", duration);
+	log_info("metrics", LF_I(k[0], t->run.processed), LF_I(k[1], t->run.succeeded),
+		 LF_I(k[2], t->run.failed), LF_I(k[3], t->run.api_requests), LF_S(k[4], dur));
+}
+
+static void print_json(const struct task *t, enum run_status status, const char *err, double duration)
+{
+	json_t *o = json_pack("{s:s, s:I, s:s, s:f, s:I, s:I, s:I, s:I, s:b, s:O}", "job", t->opt.job,
+			      "run_id", (json_int_t)t->run.id, "status", run_status_name(status),
+			      "duration_s", duration, "items_processed", (json_int_t)t->run.processed,
+			      "items_succeeded", (json_int_t)t->run.succeeded, "items_failed",
+			      (json_int_t)t->run.failed, "api_requests", (json_int_t)t->run.api_requests,
+			      "dry_run", t->opt.dry_run, "summary", t->run.summary);
+	if (!o)
+		return;
+	json_object_set_new(o, "error", err ? json_string(err) : json_null());
+	char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+	json_decref(o);
+	if (text) {
+		char *safe = redact_string(text);
+		printf("%s\n", safe);
+		fflush(stdout);
+		free(safe);
+		free(text);
+	}
+}
+
+static void release(struct task *t)
+{
+	http_client_free(t->http);
+	db_close(t->rl_db);
+	db_close(t->db); /* ends the session: the advisory lock goes with it */
+	runs_release(&t->run);
+	json_decref(t->opt.args);
+	t->http = NULL;
+	t->rl_db = t->db = NULL;
+}
+
+enum run_status task_end(struct task *t, enum run_status status, const char *err)
+{
+	if (!t->started) {
+		release(t);
+		return status;
+	}
+	double duration = clock_mono() - t->run.started_mono;
+	if (t->http)
+		t->run.api_requests = http_client_attempts(t->http);
+	enum stop_reason reason = deadline_reason();
+	if (reason != STOP_NONE)
+		json_object_set_new(t->run.summary, "stopped_by", json_string(deadline_reason_name(reason)));
+	if (runs_finish(t->db, &t->run, status, err))
+		log_error("could not finish the run record", LF_I("run", t->run.id));
+	log_progress_done();
+	log_info("run finished", LF_S("status", run_status_name(status)),
+		 LF_I("processed", t->run.processed), LF_I("succeeded", t->run.succeeded),
+		 LF_I("failed", t->run.failed), LF_I("api_requests", t->run.api_requests),
+		 LF_F("duration_s", duration));
+	print_metrics(t, duration);
+	if (t->opt.json)
+		print_json(t, status, err, duration);
+	release(t);
+	return status;
+}
