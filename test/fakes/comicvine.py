@@ -324,8 +324,10 @@ class Dataset:
         return self.exists(vid) and 1 <= k <= self.issue_count(vid)
 
     def issue_added(self, iid):
+        """k hours after the volume was added, but never after its generated update."""
         vid, k = divmod(iid, ISSUES_PER_VOLUME_ID)
-        return volume_core(self.seed, vid)[4] + k * 3600
+        core = volume_core(self.seed, vid)
+        return min(core[4] + k * 3600, core[5])
 
     def issue_updated(self, iid):
         """Touched -> the touch time; otherwise a little before the volume's update, never before added."""

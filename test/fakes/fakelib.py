@@ -506,6 +506,9 @@ class FakeHandler(BaseHTTPRequestHandler):
         self.wfile.flush()
         time.sleep(0.05)       # let the half body leave before the RST overtakes it
         self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        # Close now: socketserver would otherwise shutdown(SHUT_WR) first, a FIN, not a RST.
+        self.rfile.close()
+        self.connection.close()
         self.close_connection = True
         return response.status
 
