@@ -18,6 +18,8 @@ CMD_SRC := $(sort $(wildcard cmd/*.c))
 SQL := $(sort $(wildcard lib/sql/*.sql))
 UNIT_SRC := $(sort $(wildcard test/unit/test_*.c))
 GEN := build/gen/migrations.c
+# V=1 shows the full compiler command lines.
+Q := $(if $(V),,@)
 
 REL_OBJ := $(patsubst %.c,build/obj/%.o,$(LIB_SRC) $(CMD_SRC) $(GEN))
 ASAN_LIB_OBJ := $(patsubst %.c,build/asan/obj/%.o,$(LIB_SRC) $(GEN))
@@ -38,11 +40,13 @@ $(GEN): scripts/embed-sql $(SQL)
 
 build/obj/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(WARN) $(OPT) $(PKG_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(OPT) $(PKG_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
 build/asan/obj/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(WARN) -O1 -g $(SAN) $(PKG_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+	@echo "  CC/SAN  $<"
+	$(Q)$(CC) $(CPPFLAGS) $(WARN) -O1 -g $(SAN) $(PKG_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
 build/jobrun: $(REL_OBJ)
 	$(CC) $(OPT) $(LDFLAGS) $^ $(PKG_LIBS) -o $@

@@ -48,11 +48,13 @@ static void check_config(struct checklist *c)
 {
 	struct http_config hc;
 	double d;
-	config_line(c, "JOBRUN_MAX_RUNTIME", config_get_duration("JOBRUN_MAX_RUNTIME", 540, &d),
-		    config_get("JOBRUN_MAX_RUNTIME") ? config_get("JOBRUN_MAX_RUNTIME") : "9m (default)");
-	config_line(c, "JOBRUN_STATEMENT_TIMEOUT",
-		    config_get_duration("JOBRUN_STATEMENT_TIMEOUT", 120, &d), NULL);
-	config_line(c, "http settings", http_config_from_env(&hc), hc.user_agent);
+	const char *runtime = config_get("JOBRUN_MAX_RUNTIME");
+	int rc = config_get_duration("JOBRUN_MAX_RUNTIME", 540, &d);
+	config_line(c, "JOBRUN_MAX_RUNTIME", rc, runtime ? runtime : "9m (default)");
+	rc = config_get_duration("JOBRUN_STATEMENT_TIMEOUT", 120, &d);
+	config_line(c, "JOBRUN_STATEMENT_TIMEOUT", rc, NULL);
+	rc = http_config_from_env(&hc);
+	config_line(c, "http settings", rc, rc ? NULL : hc.user_agent);
 	for (const struct provider_check *p = provider_checks; p->name; p++) {
 		if (!p->configured()) {
 			line(c, "warn", p->name, "not configured (jobs that need it will fail)");

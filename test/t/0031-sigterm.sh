@@ -32,7 +32,7 @@ check "a run starts working" wait_for_line "$BG_OUT" 'msg=working'
 kill -KILL "$pid"
 wait "$pid" 2>/dev/null
 run_jobrun debug-work --items 1 --item-time 1ms
-like "$OUT" "marked runs of a dead process abandoned count=1" "the next run notices the dead one"
+like "$OUT" "msg=\"marked runs of a dead process abandoned\" count=1" "the next run notices the dead one"
 is "$(sql "SELECT count(*) FROM jobrun.runs WHERE status = 'abandoned' AND finished_at IS NOT NULL")" 1 "the dead run is recorded abandoned"
 
 done_testing

@@ -15,7 +15,7 @@ is "$RC" 0 "doctor passes after migrate"
 
 JOBRUN_MAX_RUNTIME=soon run_jobrun doctor
 is "$RC" 78 "a malformed variable is a configuration error"
-like "$OUT" "FAIL +JOBRUN_MAX_RUNTIME +JOBRUN_MAX_RUNTIME: invalid duration" "the line names the variable"
+like "$OUT$ERR" "JOBRUN_MAX_RUNTIME: invalid duration" "the error names the variable"
 
 DATABASE_URL="postgresql://u:s3cr3t-db-pass-canary@127.0.0.1:1/x" run_jobrun doctor
 like "$OUT" "FAIL +database +cannot connect" "an unreachable database fails its line"
