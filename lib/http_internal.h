@@ -1,0 +1,70 @@
+/*
+ * Internals shared by http.c (client, one request at a time) and
+ * http_multi.c (http_send_all). Not for use outside lib/http*.c.
+ *
+ * A struct xfer is one logical request in progress: its retry state, the
+ * curl header list, and the response being collected for the current
+ * attempt. Both drivers run the same steps:
+ *
+ *	xfer_init → { xfer_begin → perform on an easy handle → xfer_end → wait }* → xfer_release
+ *
+ * so retries, hooks, counting and error messages behave identically whether
+ * a request goes alone or with others.
+ */
+#ifndef JOBRUN_HTTP_INTERNAL_H
+#define JOBRUN_HTTP_INTERNAL_H
+
+#include <curl/curl.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "http.h"
+
+struct http_client {
+	struct http_config cfg;
+	char *user_agent;         /* owned copy: cfg.user_agent may be borrowed */
+	struct http_hooks hooks;
+	CURLSH *share;            /* connections, DNS and TLS sessions for every handle */
+	CURL *easy;               /* http_send()'s handle, reused for keep-alive */
+	long long attempts;
+	uint64_t rng;             /* xorshift64* state for backoff jitter */
+};
+
+/* What to do after an attempt. */
+enum xfer_step {
+	XFER_FINAL, /* resp->outcome is set: stop */
+	XFER_WAIT,  /* wait *wait seconds, then attempt again */
+};
+
+struct xfer {
+	struct http_client *c;
+	const struct http_request *req;
+	struct http_response *resp;
+	struct curl_slist *headers;
+	struct buf body;
+	struct http_header *hdrs; /* the current attempt's response headers */
+	size_t n_hdrs;
+	size_t cap_hdrs;
+	bool too_large;
+	double attempt_retry_after; /* this attempt's Retry-After, -1 when none */
+	double wake_at;             /* http_send_all: monotonic time of the next attempt */
+	char label[160];            /* "GET /volumes/": no host, no query */
+	char last[320];             /* how the last attempt ended: "HTTP 503", "timed out (curl: …)" */
+	char curl_err[CURL_ERROR_SIZE];
+};
+
+void xfer_init(struct xfer *x, struct http_client *c, const struct http_request *req,
+	       struct http_response *resp);
+/* Run the before_attempt hook and prepare `easy`. 0: perform it now;
+ * -1: final (stopped or denied), resp is set. */
+int xfer_begin(struct xfer *x, CURL *easy);
+/* Judge a finished attempt; XFER_WAIT sets *wait (seconds). */
+enum xfer_step xfer_end(struct xfer *x, CURL *easy, CURLcode rc, double *wait);
+/* A wait between attempts was cut short by a stop request. */
+void xfer_stop(struct xfer *x);
+void xfer_release(struct xfer *x);
+
+CURL *http_easy_new(void);
+
+#endif
