@@ -14,6 +14,7 @@
 #include "http.h"
 #include "log.h"
 #include "options.h"
+#include "redact.h"
 #include "xalloc.h"
 
 const char usage_debug_http[] =
@@ -34,7 +35,9 @@ const char usage_debug_http[] =
 	"    --parallel N        send everything at once, N in flight (http_send_all)\n"
 	"    --max-attempts N    attempts per request\n"
 	"    --backoff D         backoff base (e.g. 50ms; default 1s)\n"
-	"    --max-bytes N       response size cap\n";
+	"    --backoff-cap D     longest backoff (default 60s)\n"
+	"    --max-bytes N       response size cap\n"
+	"    --show-body         add the decoded JSON body to each line as \"body\"\n";
 
 static const char *const outcome_names[] = {
 	[HTTP_DONE] = "done",       [HTTP_GAVE_UP] = "gave_up", [HTTP_RATE_LIMITED] = "rate_limited",
@@ -51,8 +54,9 @@ static const char *const class_names[] = {
 struct debug_opts {
 	const char *method, *header, *userpwd, *data, *bucket;
 	long count, parallel, max_attempts, max_bytes;
-	double backoff;
+	double backoff, backoff_cap;
 	bool backoff_set;
+	bool show_body;
 };
 
 static long rate_limited_calls;
@@ -66,29 +70,32 @@ static void count_rate_limited(void *ctx, const struct http_request *req, double
 static void print_json_line(json_t *obj)
 {
 	char *s = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	if (s)
-		printf("%s\n", s);
+	/* Bodies are printed too: they get the same redaction as log lines. */
+	char *safe = redact_string(s);
+	printf("%s\n", safe);
+	free(safe);
 	free(s);
 	fflush(stdout);
 	json_decref(obj);
 }
 
 /* One line per request; the error is the http error, else the JSON one. */
-static bool report(const struct http_response *r)
+static bool report(const struct http_response *r, bool show_body)
 {
 	char jerr[512] = "";
 	bool json_ok = false;
-	if (r->outcome == HTTP_DONE) {
-		json_t *doc = NULL;
+	json_t *doc = NULL;
+	if (r->outcome == HTTP_DONE)
 		json_ok = http_response_json(r, &doc, jerr, sizeof(jerr)) == 0;
-		json_decref(doc);
-	}
 	json_t *line = json_pack("{s:s, s:I, s:i, s:s, s:b, s:s, s:f}",
 				 "outcome", outcome_names[r->outcome],
 				 "status", (json_int_t)r->status, "attempts", r->attempts,
 				 "class", class_names[r->class], "json_ok", json_ok,
 				 "error", r->error[0] ? r->error : jerr,
 				 "retry_after", r->retry_after_s);
+	if (show_body && doc)
+		json_object_set(line, "body", doc);
+	json_decref(doc);
 	print_json_line(line);
 	return r->outcome == HTTP_DONE;
 }
@@ -113,18 +120,18 @@ static void fill_requests(struct http_request *reqs, char **urls, int n_urls, lo
 }
 
 static int send_requests(struct http_client *client, struct http_request *reqs, size_t n,
-			 long parallel)
+			 long parallel, bool show_body)
 {
 	struct http_response *resps = xcalloc(n, sizeof(*resps));
 	bool all_done = true;
 	if (parallel > 0) {
 		http_send_all(client, reqs, n, resps, (int)parallel);
 		for (size_t i = 0; i < n; i++)
-			all_done &= report(&resps[i]);
+			all_done &= report(&resps[i], show_body);
 	} else {
 		for (size_t i = 0; i < n; i++) {
 			http_send(client, &reqs[i], &resps[i]);
-			all_done &= report(&resps[i]);
+			all_done &= report(&resps[i], show_body);
 		}
 	}
 	for (size_t i = 0; i < n; i++)
@@ -141,6 +148,8 @@ static int apply_overrides(struct http_config *cfg, const struct debug_opts *o)
 		cfg->max_response_bytes = (size_t)o->max_bytes;
 	if (o->backoff_set)
 		cfg->backoff_base_s = o->backoff;
+	if (o->backoff_cap > 0)
+		cfg->backoff_cap_s = o->backoff_cap;
 	return 0;
 }
 
@@ -153,7 +162,9 @@ int cmd_debug_http(int argc, char **argv, struct global_options *g)
 		OPT_STRING("bucket", &o.bucket),     OPT_LONG("count", &o.count),
 		OPT_LONG("parallel", &o.parallel),   OPT_LONG("max-attempts", &o.max_attempts),
 		{ "backoff", 0, OPT_DURATION, &o.backoff, &o.backoff_set },
-		OPT_LONG("max-bytes", &o.max_bytes), OPT_TABLE_END,
+		OPT_DURATION("backoff-cap", &o.backoff_cap), OPT_LONG("max-bytes", &o.max_bytes),
+		OPT_FLAG("show-body", 0, &o.show_body),
+		OPT_TABLE_END,
 	};
 	int n = parse_options(argc, argv, opts, g, usage_debug_http);
 	if (n < 0)
@@ -176,7 +187,7 @@ int cmd_debug_http(int argc, char **argv, struct global_options *g)
 	size_t total = (size_t)n * (size_t)o.count;
 	struct http_request *reqs = xcalloc(total, sizeof(*reqs));
 	fill_requests(reqs, argv + 1, n, o.count, &o, o.header ? headers : NULL);
-	int code = send_requests(client, reqs, total, o.parallel);
+	int code = send_requests(client, reqs, total, o.parallel, o.show_body);
 
 	print_json_line(json_pack("{s:I, s:I}", "total_attempts",
 				  (json_int_t)http_client_attempts(client), "rate_limited_calls",
