@@ -19,7 +19,7 @@
 #define HIDDEN(n, cmdname, sum) { cmdname, sum, usage_##n, cmd_##n, true }
 
 const struct command commands[] = {
-	//ENTRY(primecache, "primecache", "prime the ComicVine cache within its rate limits"),
+	ENTRY(primecache, "primecache", "prime the ComicVine cache within its rate limits"),
 	ENTRY(migrate, "migrate", "apply the database schema (Procfile release phase)"),
 	ENTRY(runs, "runs", "show run history"),
 	ENTRY(prune, "prune", "delete old run records"),

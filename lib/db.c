@@ -79,6 +79,17 @@ static int report(struct db *db, const PGresult *res, const char *what)
 	return -1;
 }
 
+/* Server notices ("relation already exists, skipping") are not ours to
+ * print on stderr: they go to the debug log. */
+static void on_notice(void *arg, const char *message)
+{
+	(void)arg;
+	char *msg = xstrdup(message);
+	one_line(msg);
+	log_debug("database notice", LF_S("notice", msg));
+	free(msg);
+}
+
 int db_open(struct db **out, double statement_timeout_s)
 {
 	const char *url = config_get("DATABASE_URL");
@@ -115,6 +126,7 @@ int db_open(struct db **out, double statement_timeout_s)
 		PQfinish(conn);
 		return -1;
 	}
+	PQsetNoticeProcessor(conn, on_notice, NULL);
 	struct db *db = xcalloc(1, sizeof(*db));
 	db->conn = conn;
 	*out = db;

@@ -1,0 +1,73 @@
+#include <jansson.h>
+#include <stdio.h>
+
+#include "commands.h"
+#include "comicvine.h"
+#include "deadline.h"
+#include "log.h"
+#include "options.h"
+#include "primecache.h"
+#include "task.h"
+
+const char usage_primecache[] =
+	"usage: jobrun primecache [--limit N] [--dry-run] [--force-volumes] [--max-runtime D] [--json]\n"
+	"\n"
+	"Prime the ComicVine cache (schema comicvine) for the volumes the app tracks\n"
+	"(comicvine.tracked_volumes), in priority order: missing volumes, expired\n"
+	"volumes (most overdue, recent series first), then stale issue lists (series\n"
+	"of the last 5 years first). Volumes refresh weekly when the series started\n"
+	"in the last 3 years, every 2 weeks at 4-10 years, monthly when older.\n"
+	"\n"
+	"  --limit N          at most N API requests this run, retries included (default 180)\n"
+	"  --dry-run          print the plan; send no request, write nothing to comicvine.*\n"
+	"  --force-volumes    also refresh volumes that are in failure backoff\n"
+	"\n"
+	"Environment: COMICVINE_API_KEY (required), COMICVINE_API_URL, COMICVINE_HOURLY_LIMIT\n"
+	"(per API path, default 200), COMICVINE_MIN_INTERVAL (default 1s),\n"
+	"COMICVINE_DAILY_LIMIT, COMICVINE_USER_AGENT, COMICVINE_REFRESH_INTERVALS (7d,14d,30d).\n";
+
+static json_t *args_json(const struct primecache_options *o)
+{
+	return json_pack("{s:I, s:b, s:b}", "limit", (json_int_t)o->limit, "dry_run", o->dry_run,
+			 "force_volumes", o->force_volumes);
+}
+
+int cmd_primecache(int argc, char **argv, struct global_options *g)
+{
+	struct primecache_options o = { .limit = 180 };
+	const struct opt opts[] = {
+		OPT_LONG("limit", &o.limit), OPT_FLAG("dry-run", 'n', &o.dry_run),
+		OPT_FLAG("force-volumes", 0, &o.force_volumes), OPT_TABLE_END,
+	};
+	int n = parse_options(argc, argv, opts, g, usage_primecache);
+	if (n < 0)
+		return options_exit_code(n);
+	if (n > 0)
+		return usage_error(usage_primecache, "primecache takes no arguments");
+	if (o.limit < 1)
+		return usage_error(usage_primecache, "--limit must be at least 1");
+
+	struct comicvine_config cfg;
+	if (comicvine_config_from_env(&cfg, !o.dry_run))
+		return exit_code_for_error();
+	deadline_start(g->max_runtime_s);
+
+	struct task t;
+	struct task_options to = { .job = "primecache", .json = g->json, .dry_run = o.dry_run,
+				   .args = args_json(&o) };
+	enum task_start start = task_begin(&t, &to);
+	json_decref(to.args);
+	if (start != TASK_STARTED) {
+		comicvine_config_release(&cfg);
+		task_end(&t, RUN_FAILED, NULL);
+		return start == TASK_SKIPPED ? EXIT_SKIPPED : exit_code_for_error();
+	}
+	error_clear();
+	enum run_status status = primecache_run(&t, &o, &cfg);
+	const char *err = status == RUN_FAILED ? error_last() : NULL;
+	enum error_kind kind = error_last_kind();
+	status = task_end(&t, status, err);
+	if (status == RUN_FAILED && kind == ERR_CONFIG)
+		return EXIT_CONFIG;
+	return exit_code_for_run(status);
+}

@@ -1,0 +1,312 @@
+/*
+ * ComicVine client: configuration, buckets, hooks and requests.
+ * Parsing lives in comicvine_parse.c.
+ */
+#include "comicvine.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "config.h"
+#include "deadline.h"
+#include "limiter.h"
+#include "log.h"
+#include "redact.h"
+#include "xalloc.h"
+
+#define DEFAULT_URL "https://comicvine.gamespot.com/api"
+#define PROVIDER "comicvine"
+
+static const char *const path_names[CV_NPATHS] = { "/volumes/", "/volume/", "/issues/", "/issue/" };
+static const char *const path_segments[CV_NPATHS] = { "volumes", "volume", "issues", "issue" };
+/* A request labelled with this bucket name maps to its path's bucket alone:
+ * a rate-limit answer blocks the path it came from, not every path. */
+static const char *const path_only_names[CV_NPATHS] = { "path:/volumes/", "path:/volume/",
+							 "path:/issues/", "path:/issue/" };
+
+const char *cv_path_name(enum cv_path p)
+{
+	return path_names[p];
+}
+
+static int parse_intervals(const char *text, double out[CV_NAGES])
+{
+	char *copy = xstrdup(text), *save = NULL;
+	int n = 0, ret = 0;
+	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (n == CV_NAGES || parse_duration(tok, &out[n]) || out[n] <= 0) {
+			ret = -1;
+			break;
+		}
+		n++;
+	}
+	free(copy);
+	if (ret || n != CV_NAGES)
+		return config_error("COMICVINE_REFRESH_INTERVALS: expected three durations like "
+				    "'7d,14d,30d' (recent, 4-10 years, older), got '%s'", text);
+	return 0;
+}
+
+int comicvine_config_from_env(struct comicvine_config *cfg, bool need_key)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	const char *intervals = config_get("COMICVINE_REFRESH_INTERVALS");
+	if (need_key) {
+		if (config_require_secret("COMICVINE_API_KEY", &cfg->api_key))
+			return -1;
+	} else {
+		cfg->api_key = config_get("COMICVINE_API_KEY");
+		redact_add(cfg->api_key);
+	}
+	cfg->user_agent = config_get("COMICVINE_USER_AGENT");
+	if (config_get_url("COMICVINE_API_URL", DEFAULT_URL, &cfg->base_url) ||
+	    config_get_long("COMICVINE_HOURLY_LIMIT", 200, 1, 1000000, &cfg->hourly_limit) ||
+	    config_get_duration("COMICVINE_MIN_INTERVAL", 1.0, &cfg->min_interval_s) ||
+	    config_get_long("COMICVINE_DAILY_LIMIT", 0, 0, 100000000, &cfg->daily_limit) ||
+	    parse_intervals(intervals ? intervals : "7d,14d,30d", cfg->refresh_s)) {
+		comicvine_config_release(cfg);
+		return -1;
+	}
+	return 0;
+}
+
+void comicvine_config_release(struct comicvine_config *cfg)
+{
+	free(cfg->base_url);
+	cfg->base_url = NULL;
+}
+
+void comicvine_init(struct comicvine *cv, struct comicvine_config *cfg, long long max_requests)
+{
+	memset(cv, 0, sizeof(*cv));
+	cv->cfg = *cfg;
+	memset(cfg, 0, sizeof(*cfg));
+	cv->max_requests = max_requests;
+	for (int p = 0; p < CV_NPATHS; p++) {
+		cv->buckets[p][0] = (struct rl_bucket){ PROVIDER, path_names[p], cv->cfg.hourly_limit,
+							3600, 0 };
+		/* Spacing spans every path; so does the optional daily cap. */
+		cv->buckets[p][1] = (struct rl_bucket){ PROVIDER, "*", cv->cfg.daily_limit, 86400,
+							cv->cfg.min_interval_s };
+	}
+}
+
+void comicvine_release(struct comicvine *cv)
+{
+	comicvine_config_release(&cv->cfg);
+}
+
+static int path_of(const char *bucket)
+{
+	for (int p = 0; bucket && p < CV_NPATHS; p++)
+		if (!strcmp(bucket, path_names[p]) || !strcmp(bucket, path_only_names[p]))
+			return p;
+	return -1;
+}
+
+int comicvine_map_buckets(void *ctx, const char *bucket, const struct rl_bucket **out)
+{
+	struct comicvine *cv = ctx;
+	int p = path_of(bucket);
+	if (p < 0)
+		return 0;
+	*out = cv->buckets[p];
+	return strncmp(bucket, "path:", 5) ? 2 : 1;
+}
+
+long long comicvine_total_requests(const struct comicvine *cv)
+{
+	long long n = 0;
+	for (int p = 0; p < CV_NPATHS; p++)
+		n += cv->requests[p];
+	return n;
+}
+
+static int cv_before_attempt(void *ctx, const struct http_request *req, char *reason, size_t len)
+{
+	struct comicvine *cv = ctx;
+	int p = path_of(req->bucket);
+	if (comicvine_total_requests(cv) >= cv->max_requests) {
+		cv->limit_reached = true;
+		snprintf(reason, len, "request limit reached (--limit %lld)", cv->max_requests);
+		return -1;
+	}
+	if (limiter_before_attempt(cv->limiter, req, reason, len))
+		return -1;
+	if (p >= 0)
+		cv->requests[p]++;
+	return 0;
+}
+
+static bool looks_like_html(const struct http_response *resp)
+{
+	if (resp->content_type && strstr(resp->content_type, "html"))
+		return true;
+	const char *b = resp->body ? resp->body : "";
+	while (*b == ' ' || *b == '\n' || *b == '\r' || *b == '\t')
+		b++;
+	return *b == '<';
+}
+
+static bool body_status(const struct http_response *resp, const char *code)
+{
+	char a[40], b[40];
+	snprintf(a, sizeof(a), "\"status_code\":%s", code);
+	snprintf(b, sizeof(b), "\"status_code\": %s", code);
+	return resp->body && (strstr(resp->body, a) || strstr(resp->body, b));
+}
+
+/* ComicVine says "slow down" in several ways; all of them stop the path. */
+static enum http_class cv_classify(void *ctx, const struct http_request *req,
+				   const struct http_response *resp, enum http_class dflt)
+{
+	struct comicvine *cv = ctx;
+	(void)req;
+	cv->last_signal = CV_SIG_NONE;
+	if (body_status(resp, "100")) {
+		cv->last_signal = CV_SIG_BAD_KEY;
+		return HTTP_CLASS_FATAL;
+	}
+	if (resp->status == 420 || resp->status == 429 || body_status(resp, "107")) {
+		cv->last_signal = CV_SIG_RATE_LIMITED;
+		return HTTP_CLASS_RATE_LIMITED;
+	}
+	if (resp->status == 403 || looks_like_html(resp)) {
+		cv->last_signal = CV_SIG_BLOCKED;
+		return HTTP_CLASS_RATE_LIMITED;
+	}
+	return dflt;
+}
+
+static void cv_on_rate_limited(void *ctx, const struct http_request *req, double seconds)
+{
+	struct comicvine *cv = ctx;
+	int p = path_of(req->bucket);
+	if (p < 0)
+		return;
+	struct http_request path_only = *req;
+	path_only.bucket = path_only_names[p];
+	log_warn(cv->last_signal == CV_SIG_BLOCKED ? "ComicVine blocked a request"
+						   : "ComicVine rate limited a request",
+		 LF_S("path", path_names[p]), LF_F("retry_after_s", seconds));
+	limiter_on_rate_limited(cv->limiter, &path_only, seconds);
+}
+
+struct http_hooks comicvine_hooks(struct comicvine *cv, struct limiter *limiter)
+{
+	cv->limiter = limiter;
+	struct http_hooks h = { 0 };
+	h.before_attempt = cv_before_attempt;
+	h.classify = cv_classify;
+	h.on_rate_limited = cv_on_rate_limited;
+	h.ctx = cv;
+	return h;
+}
+
+static char *build_url(const struct comicvine *cv, enum cv_path p, const char *resource,
+		       const char *query)
+{
+	struct buf url = BUF_INIT;
+	char *key = http_escape(cv->cfg.api_key ? cv->cfg.api_key : "");
+	buf_addf(&url, "%s/%s/", cv->cfg.base_url, path_segments[p]);
+	if (resource)
+		buf_addf(&url, "%s/", resource);
+	buf_addf(&url, "?api_key=%s&format=json", key);
+	if (query && *query)
+		buf_addf(&url, "&%s", query);
+	free(key);
+	return buf_detach(&url);
+}
+
+static enum cv_result refused(struct comicvine *cv, enum cv_path p, const struct http_response *r,
+			      char *err, size_t errlen)
+{
+	snprintf(err, errlen, "%s", r->error);
+	if (r->outcome == HTTP_STOPPED || (cv->limiter && cv->limiter->stopped))
+		return CV_STOPPED;
+	if (cv->limit_reached) {
+		for (int i = 0; i < CV_NPATHS; i++)
+			cv->path_stopped[i] = true;
+		return CV_STOP_PATH;
+	}
+	cv->path_stopped[p] = true;
+	return CV_STOP_PATH;
+}
+
+static enum cv_result interpret(struct comicvine *cv, const struct http_response *r,
+				struct cv_page *page, char *err, size_t errlen)
+{
+	size_t len;
+	int replaced;
+	long code;
+	if (r->class == HTTP_CLASS_FATAL || cv->last_signal == CV_SIG_BAD_KEY) {
+		snprintf(err, errlen, "ComicVine rejected the API key (status 100): check COMICVINE_API_KEY");
+		return CV_BAD_KEY;
+	}
+	char *body = cv_sanitize_json(r->body ? r->body : "", r->body_len, &len, &replaced);
+	int rc = cv_parse_envelope(body, len, page, &code, err, errlen);
+	free(body);
+	if (rc) {
+		char detail[256];
+		snprintf(detail, sizeof(detail), "%s", err);
+		snprintf(err, errlen, "HTTP %ld: %s", r->status, detail);
+		return CV_FAILED;
+	}
+	if (replaced)
+		log_warn("replaced invalid text in a ComicVine response", LF_I("replaced", replaced));
+	if (code == 1 && r->status == 200)
+		return CV_OK;
+	const char *msg = json_string_value(json_object_get(page->root, "error"));
+	snprintf(err, errlen, "ComicVine status_code %ld (HTTP %ld): %s", code, r->status,
+		 msg ? msg : "no message");
+	cv_page_release(page);
+	return code == 101 ? CV_NOT_FOUND : CV_FAILED;
+}
+
+enum cv_result comicvine_get(struct comicvine *cv, enum cv_path p, const char *resource,
+			     const char *query, struct cv_page *page, char *err, size_t errlen)
+{
+	memset(page, 0, sizeof(*page));
+	if (cv->path_stopped[p]) {
+		snprintf(err, errlen, "%s is stopped for this run", path_names[p]);
+		return CV_STOP_PATH;
+	}
+	if (deadline_should_stop()) {
+		snprintf(err, errlen, "stopping: %s", deadline_reason_name(deadline_reason()));
+		return CV_STOPPED;
+	}
+	char *url = build_url(cv, p, resource, query);
+	char ua[512];
+	const char *headers[2] = { NULL, NULL };
+	if (cv->cfg.user_agent) {
+		snprintf(ua, sizeof(ua), "User-Agent: %s", cv->cfg.user_agent);
+		headers[0] = ua;
+	}
+	char label[64];
+	snprintf(label, sizeof(label), "GET %s", path_names[p]);
+	struct http_request req = { .url = url, .headers = headers, .bucket = path_names[p],
+				    .label = label };
+	struct http_response resp;
+	int rc = http_send(cv->http, &req, &resp);
+	free(url);
+	enum cv_result result;
+	if (rc == 0)
+		result = interpret(cv, &resp, page, err, errlen);
+	else if (resp.outcome == HTTP_DENIED || resp.outcome == HTTP_STOPPED ||
+		 resp.outcome == HTTP_RATE_LIMITED)
+		result = refused(cv, p, &resp, err, errlen);
+	else {
+		snprintf(err, errlen, "%s", resp.error);
+		result = CV_FAILED;
+	}
+	http_response_release(&resp);
+	return result;
+}
+
+void cv_page_release(struct cv_page *page)
+{
+	json_decref(page->root);
+	memset(page, 0, sizeof(*page));
+}
