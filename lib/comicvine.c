@@ -310,3 +310,43 @@ void cv_page_release(struct cv_page *page)
 	json_decref(page->root);
 	memset(page, 0, sizeof(*page));
 }
+
+/* One cheap authenticated request, outside the limiter (doctor runs it by
+ * hand, once): the first volume's id. */
+int comicvine_ping(char *detail, size_t len)
+{
+	struct comicvine_config cfg;
+	struct http_config hc;
+	if (comicvine_config_from_env(&cfg, true) || http_config_from_env(&hc)) {
+		snprintf(detail, len, "%s", error_last() ? error_last() : "configuration error");
+		return -1;
+	}
+	if (cfg.user_agent)
+		hc.user_agent = cfg.user_agent;
+	hc.max_attempts = 1;
+	struct comicvine cv;
+	comicvine_init(&cv, &cfg, 1);
+	struct http_client *http = http_client_new(&hc, NULL);
+	char *url = build_url(&cv, CV_VOLUMES, NULL, "limit=1&field_list=id");
+	struct http_request req = { .url = url, .label = "GET /volumes/" };
+	struct http_response resp;
+	int ret = -1;
+	if (http_send(http, &req, &resp) == 0) {
+		struct cv_page page;
+		long code;
+		if (cv_parse_envelope(resp.body, resp.body_len, &page, &code, detail, len) == 0) {
+			const char *msg = json_string_value(json_object_get(page.root, "error"));
+			snprintf(detail, len, "HTTP %ld, status_code %ld (%s)", resp.status, code,
+				 msg ? msg : "?");
+			ret = code == 1 ? 0 : -1;
+			cv_page_release(&page);
+		}
+	} else {
+		snprintf(detail, len, "%s", resp.error);
+	}
+	http_response_release(&resp);
+	free(url);
+	http_client_free(http);
+	comicvine_release(&cv);
+	return ret;
+}

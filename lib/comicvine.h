@@ -94,6 +94,9 @@ enum cv_result comicvine_get(struct comicvine *cv, enum cv_path path, const char
 			     const char *query, struct cv_page *page, char *err, size_t errlen);
 void cv_page_release(struct cv_page *page);
 
+/* doctor --online: one authenticated request; detail says what came back. */
+int comicvine_ping(char *detail, size_t len);
+
 /* Pure parsing (unit-tested, fuzzed). */
 
 /* Make a body safe for jansson and Postgres: invalid UTF-8 bytes, lone
