@@ -36,28 +36,32 @@ py() {
 	python3 -c 'import json, sys; d = json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"
 }
 
-# wait_for_file PATH: readiness by polling, bounded at 10 s.
+# wait_for_file PATH: readiness by polling, bounded at 20 s (loaded CI machines are slow).
 wait_for_file() {
 	local i
-	for i in $(seq 200); do
+	for i in $(seq 400); do
 		[ -s "$1" ] && return 0
 		sleep 0.05
 	done
 	return 1
 }
 
-# start NAME SCRIPT ARGS...: run a fake, set $NAME_url and $NAME_pid.
+# start NAME SCRIPT ARGS...: launch a fake in the background, set $NAME_pid.
 start() {
 	local name=$1 script=$2
 	shift 2
 	"$here/$script" --port-file "$tmp/$name.port" --log "$tmp/$name.log" "$@" &
 	pids+=($!)
 	printf -v "${name}_pid" %s $!
-	if ! wait_for_file "$tmp/$name.port"; then
-		echo "Bail out! $name did not write its port file"
+}
+
+# ready NAME: wait for its port file, set $NAME_url.
+ready() {
+	if ! wait_for_file "$tmp/$1.port"; then
+		echo "Bail out! $1 did not write its port file"
 		exit 1
 	fi
-	printf -v "${name}_url" %s "http://127.0.0.1:$(cat "$tmp/$name.port")"
+	printf -v "${1}_url" %s "http://127.0.0.1:$(cat "$tmp/$1.port")"
 }
 
 # stop NAME: SIGTERM, then the exit status must be 0 (bounded wait).
@@ -83,6 +87,9 @@ start spacing httpfake.py --min-interval 0.5
 start window httpfake.py --window-limit 2 --window-seconds 60
 start cv comicvine.py --volumes 200 --omit-ids 5 --deleted-ids 9 --hostile-ids 3,4
 start cvwin comicvine.py --window-limit 2 --window-seconds 60
+for name in gen pre spacing window cv cvwin; do
+	ready "$name"
+done
 
 # ---------------------------------------------------------------- httpfake
 
