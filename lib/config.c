@@ -51,20 +51,30 @@ int parse_duration(const char *s, double *seconds)
 	return 0;
 }
 
+/* Round once, to whole milliseconds, so no place ever carries into a 60. */
 void format_duration(double seconds, char *out, unsigned outlen)
 {
-	if (seconds < 60 && seconds != floor(seconds))
-		snprintf(out, outlen, "%.1fs", seconds);
-	else if (seconds < 60)
-		snprintf(out, outlen, "%.0fs", seconds);
-	else if (fmod(seconds, 86400) == 0)
-		snprintf(out, outlen, "%.0fd", seconds / 86400);
-	else if (fmod(seconds, 3600) == 0)
-		snprintf(out, outlen, "%.0fh", seconds / 3600);
-	else if (fmod(seconds, 60) == 0)
-		snprintf(out, outlen, "%.0fm", seconds / 60);
-	else
-		snprintf(out, outlen, "%.0fm%.0fs", floor(seconds / 60), fmod(seconds, 60));
+	long long ms = seconds > 0 ? llround(seconds * 1000) : 0;
+	long long d = ms / 86400000, h = ms / 3600000 % 24, m = ms / 60000 % 60;
+	long long s = ms / 1000 % 60, frac = ms % 1000;
+	char buf[64];
+	int n = 0;
+	if (d)
+		n += snprintf(buf + n, sizeof(buf) - (size_t)n, "%lldd", d);
+	if (h)
+		n += snprintf(buf + n, sizeof(buf) - (size_t)n, "%lldh", h);
+	if (m)
+		n += snprintf(buf + n, sizeof(buf) - (size_t)n, "%lldm", m);
+	if (frac) {
+		char f[8];
+		snprintf(f, sizeof(f), "%03lld", frac);
+		for (int i = 2; i > 0 && f[i] == '0'; i--)
+			f[i] = '\0';
+		n += snprintf(buf + n, sizeof(buf) - (size_t)n, "%lld.%ss", s, f);
+	} else if (s || !n) {
+		n += snprintf(buf + n, sizeof(buf) - (size_t)n, "%llds", s);
+	}
+	snprintf(out, outlen, "%s", buf);
 }
 
 const char *config_get(const char *name)

@@ -114,14 +114,18 @@ static void append_field(struct buf *line, const struct log_field *f)
 	case LF_BOOL_: v = f->i ? "true" : "false"; break;
 	case LF_END_: return;
 	}
+	/* Redact before escaping: an escaped secret no longer matches itself. */
+	char *safe = redact_string(v);
 	buf_addch(line, ' ');
 	buf_adds(line, f->key);
 	buf_addch(line, '=');
-	logfmt_append(line, v);
+	logfmt_append(line, safe);
+	free(safe);
 }
 
-static void format_line(struct buf *line, enum log_level level, const char *msg, va_list ap)
+static void format_line(struct buf *line, enum log_level level, const char *raw_msg, va_list ap)
 {
+	char *msg = redact_string(raw_msg);
 	if (human) {
 		char stamp[16];
 		time_t now = (time_t)clock_wall();
@@ -146,6 +150,7 @@ static void format_line(struct buf *line, enum log_level level, const char *msg,
 			break;
 		append_field(line, &f);
 	}
+	free(msg);
 }
 
 static void clear_progress(void)
