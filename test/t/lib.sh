@@ -210,3 +210,80 @@ cleanup() {
 	fi
 }
 trap cleanup EXIT
+
+# ---------------------------------------------------------------------------
+# primecache helpers (tests 0100-0139). Appended for issue 3; new functions only.
+# ---------------------------------------------------------------------------
+CV_KEY=cv-secret-key-0123456789abcdef
+
+# cv_start [comicvine.py args…]: the ComicVine stand-in, paced like jobrun is
+# told to pace (CV_INTERVAL seconds between requests, CV_HOURLY per path and
+# hour); exports the COMICVINE_* variables pointing jobrun at it.
+cv_start() {
+	: "${CV_INTERVAL:=0.02}" "${CV_HOURLY:=200}"
+	start_fake cv comicvine.py --api-key "$CV_KEY" --min-interval "$CV_INTERVAL" \
+		--window-limit "$CV_HOURLY" --window-seconds 3600 "$@"
+	COMICVINE_MIN_INTERVAL="$(python3 -c "print(int(round($CV_INTERVAL * 1000)))")ms"
+	export COMICVINE_API_KEY="$CV_KEY" COMICVINE_API_URL="$CV_URL/api"
+	export COMICVINE_MIN_INTERVAL COMICVINE_HOURLY_LIMIT="$CV_HOURLY"
+	unset COMICVINE_DAILY_LIMIT COMICVINE_REFRESH_INTERVALS COMICVINE_USER_AGENT
+}
+
+# cv_track <first> <last>: the app tracks volume ids first..last.
+cv_track() {
+	psql_q "INSERT INTO comicvine.tracked_volumes (volume_id)
+		SELECT generate_series($1, $2) ON CONFLICT DO NOTHING" >/dev/null
+}
+
+# cv_stat <python expression on d>: a field of the stand-in's /_control/stats.
+cv_stat() { json_field "$(fake_get "$CV_URL/_control/stats")" "$1"; }
+
+# cv_mark: how many requests the stand-in has logged so far (for cv_reqs).
+cv_mark() { if [ -f "$T_TMP/cv.log" ]; then wc -l <"$T_TMP/cv.log" | tr -d ' '; else echo 0; fi; }
+
+# cv_reqs [skip]: the stand-in's requests after the first <skip>, one line each:
+#   <bucket> <status> <fault|-> <offset|-> <ids comma-separated|->
+# ids are the filter's id: or volume: list, or the id of a detail path.
+cv_reqs() {
+	python3 - "$T_TMP/cv.log" "${1:-0}" <<'PY'
+import json, re, sys
+lines = open(sys.argv[1]).read().splitlines()[int(sys.argv[2]):]
+for line in lines:
+    r = json.loads(line)
+    q = r.get("query") or {}
+    ids = "-"
+    f = q.get("filter")
+    if isinstance(f, list):
+        f = f[0]
+    if f:
+        for clause in f.split(","):
+            k, _, v = clause.partition(":")
+            if k in ("id", "volume"):
+                ids = ",".join(x for x in v.split("|") if x)
+    m = re.match(r"^/api/(?:volume|issue)/\d+-(\d+)/?$", r["path"])
+    if m:
+        ids = m.group(1)
+    off = q.get("offset", "-")
+    if isinstance(off, list):
+        off = off[0]
+    print(r.get("bucket"), r.get("status"), r.get("fault") or "-", off or "-", ids)
+PY
+}
+
+# cv_no_violations: the assertion every primecache test ends with.
+cv_no_violations() {
+	is "$(cv_stat 'd["violations"]')" 0 "the stand-in counted no rate-limit violation"
+}
+
+# wait_for_sql <query> <extended regex> [seconds]: poll until the answer matches.
+wait_for_sql() {
+	local deadline=$(($(date +%s) + ${3:-20}))
+	while [ "$(date +%s)" -le "$deadline" ]; do
+		psql_q "$1" 2>/dev/null | grep -Eq -- "$2" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# jf <python expression on d>: a field of the JSON object jobrun printed (OUT).
+jf() { json_field "$OUT" "$1" 2>&1; }
