@@ -62,11 +62,13 @@ missing=$(comm -23 <(printf '%s\n' "$code_vars") <(printf '%s\n' "$app_vars") | 
 is "$missing" "" "app.json env lists every variable the code reads"
 
 # Every env entry: a description and an explicit required (Heroku treats an
-# entry without one as required). Only DATABASE_URL and COMICVINE_API_KEY are.
+# entry without one as required). Only COMICVINE_API_KEY is: DATABASE_URL
+# comes from the heroku-postgresql add-on, and a required entry would make
+# setup ask the user for it.
 undocumented=$(manifest "' '.join(k for k, v in sorted(d['env'].items()) if not isinstance(v, dict) or not v.get('description') or 'required' not in v)")
 is "$undocumented" "" "every env entry has a description and required"
 required=$(manifest "' '.join(k for k, v in sorted(d['env'].items()) if v.get('required'))")
-is "$required" "COMICVINE_API_KEY DATABASE_URL" "only DATABASE_URL and COMICVINE_API_KEY are required"
+is "$required" "COMICVINE_API_KEY" "only COMICVINE_API_KEY is required"
 secrets_with_value=$(manifest "' '.join(k for k in ('DATABASE_URL', 'COMICVINE_API_KEY') if 'value' in d['env'][k])")
 is "$secrets_with_value" "" "secrets carry no default value"
 

@@ -1,0 +1,230 @@
+#!/usr/bin/env python3
+"""jobrun's benchmark: figures and ratios measured in one run.
+
+Runs inside pg_virtualenv (scripts/bench). Prints one `name=value` line per
+figure, then the goals they are held against.
+"""
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+JOBRUN = os.environ.get("JOBRUN", os.path.join(ROOT, "build", "jobrun"))
+KEY = "bench-key"
+
+
+def run(args, env=None, check=True):
+    """Run jobrun; return (wall seconds, peak RSS KiB, rusage, completed stdout)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen([JOBRUN] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=env)
+    out, err = proc.communicate()
+    wall = time.perf_counter() - start
+    # communicate() already reaped it; the rusage of the last child is in
+    # RUSAGE_CHILDREN deltas, so measure with wait4 on a fresh process instead.
+    if check and proc.returncode not in (0, 3):
+        sys.exit(f"bench: jobrun {' '.join(args)} exited {proc.returncode}: {err.decode()[-800:]}")
+    return wall, proc.returncode, out.decode()
+
+
+def run_rusage(args, env=None):
+    """Run jobrun and return (wall, exit code, stdout, rusage) via wait4."""
+    start = time.perf_counter()
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        pid = os.posix_spawn(JOBRUN, [JOBRUN] + args, env if env is not None else os.environ,
+                             file_actions=[(os.POSIX_SPAWN_DUP2, out.fileno(), 1),
+                                           (os.POSIX_SPAWN_DUP2, err.fileno(), 2)])
+        _, status, usage = os.wait4(pid, 0)
+        wall = time.perf_counter() - start
+        out.seek(0)
+        err.seek(0)
+        code = os.waitstatus_to_exitcode(status)
+        if code not in (0, 3):
+            sys.exit(f"bench: jobrun {' '.join(args)} exited {code}: {err.read().decode()[-800:]}")
+        return wall, code, out.read().decode(), usage
+
+
+def psql(db, sql):
+    return subprocess.run(["psql", "-X", "-q", "-tA", "-v", "ON_ERROR_STOP=1", "-d", db, "-c", sql],
+                          check=True, capture_output=True, text=True).stdout.strip()
+
+
+def database(name):
+    subprocess.run(["createdb", name], check=True)
+    env = dict(os.environ)
+    env["DATABASE_URL"] = (f"postgresql://{os.environ['PGUSER']}:{os.environ['PGPASSWORD']}@"
+                           f"{os.environ.get('PGHOST', 'localhost')}:{os.environ['PGPORT']}/{name}")
+    env["JOBRUN_LOG_LEVEL"] = "warn"
+    return env
+
+
+class Fake:
+    """The ComicVine stand-in, started on a free port."""
+
+    def __init__(self, tmp, *args):
+        self.port_file = os.path.join(tmp, "cv.port")
+        self.log = os.path.join(tmp, "cv.log")
+        # A previous stand-in's port file would look like "ready".
+        for stale in (self.port_file, self.log):
+            if os.path.exists(stale):
+                os.unlink(stale)
+        self.proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "test/fakes/comicvine.py"),
+                                      "--port", "0", "--port-file", self.port_file, "--log",
+                                      self.log, "--api-key", KEY] + list(args),
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 20
+        while not (os.path.exists(self.port_file) and open(self.port_file).read().strip()):
+            if time.time() > deadline:
+                sys.exit("bench: the stand-in did not start")
+            time.sleep(0.02)
+        self.url = "http://127.0.0.1:%s" % open(self.port_file).read().strip()
+
+    def control(self, what, body=None):
+        import urllib.request
+        req = urllib.request.Request(self.url + "/_control/" + what,
+                                     data=None if body is None else json.dumps(body).encode(),
+                                     method="GET" if body is None else "POST")
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.load(r)
+
+    def arrivals(self):
+        with open(self.log) as f:
+            return sorted(json.loads(line)["t"] for line in f if line.strip())
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait()
+
+
+def figure(name, value, fmt="%.3f"):
+    print(f"{name}={fmt % value if isinstance(value, float) else value}", flush=True)
+
+
+def bench_startup():
+    walls, rss = [], []
+    for _ in range(100):
+        wall, _, _, usage = run_rusage(["--version"])
+        walls.append(wall)
+        rss.append(usage.ru_maxrss)
+    figure("startup.version.median_ms", statistics.median(walls) * 1000)
+    figure("startup.version.peak_rss_kib", max(rss), "%d")
+    return statistics.median(walls) * 1000
+
+
+def bench_noop(env):
+    run(["migrate"], env)
+    walls = [run(["debug-work", "--items", "0"], env)[0] for _ in range(30)]
+    figure("db.noop_run.median_ms", statistics.median(walls) * 1000)
+
+
+def bench_pace():
+    script = os.path.join(ROOT, "scripts", "bench-pace")
+    if not os.path.exists(script):
+        print("pace: scripts/bench-pace not present", flush=True)
+        return
+    out = subprocess.run([script], capture_output=True, text=True, env=dict(os.environ, JOBRUN=JOBRUN))
+    sys.stdout.write(out.stdout)
+    if out.returncode:
+        sys.stdout.write(out.stderr[-800:])
+
+
+def primecache_env(env, fake, spacing):
+    env = dict(env)
+    env.update(COMICVINE_API_KEY=KEY, COMICVINE_API_URL=fake.url + "/api",
+               COMICVINE_MIN_INTERVAL=f"{spacing}s")
+    return env
+
+
+def utilization(arrivals, spacing):
+    if len(arrivals) < 2:
+        return 0.0
+    return (len(arrivals) - 1) * spacing / (arrivals[-1] - arrivals[0])
+
+
+def bench_primecache(base_env, tmp):
+    # The real API asks for 1 s; 0.1 s keeps the bench short while leaving the
+    # per-request work (store, next slot) well inside the spacing, as at 1 s.
+    spacing = 0.1
+    tracked = 18000
+    fake = Fake(tmp, "--volumes", "130000", "--min-interval", str(spacing), "--window-limit", "200",
+                "--window-seconds", "3600")
+    env = primecache_env(database("bench_pc"), fake, spacing)
+    run(["migrate"], env)
+    psql("bench_pc", f"INSERT INTO comicvine.tracked_volumes SELECT g * 7 FROM generate_series(1, {tracked}) g")
+    try:
+        # Cold: every tracked volume missing.
+        wall, _, out, usage = run_rusage(["primecache", "--limit", "180", "--json"], env)
+        s = json.loads(out)
+        arr = fake.arrivals()
+        vol_requests = s["summary"]["requests"]["/volumes/"] + s["summary"]["requests"]["/volume/"]
+        figure("primecache.cold.requests", s["api_requests"], "%d")
+        figure("primecache.cold.volumes_per_request",
+               s["summary"]["volumes"]["added"] / max(vol_requests, 1))
+        figure("primecache.cold.utilization", utilization(arr, spacing))
+        figure("primecache.cold.peak_rss_mib", usage.ru_maxrss / 1024)
+        figure("primecache.cold.violations", fake.control("stats")["violations"], "%d")
+
+        # Refresh: all 18,000 cached and expired, a fresh hour.
+        psql("bench_pc", "UPDATE comicvine.volumes SET refresh_after = now() - interval '1 hour' * (id % 97)")
+        psql("bench_pc", "DELETE FROM jobrun.rate_buckets")
+        fake.control("reset", {})
+        open(fake.log, "w").close()
+        wall, _, out, usage = run_rusage(["primecache", "--limit", "180", "--json"], env)
+        s = json.loads(out)
+        v = s["summary"]["volumes"]
+        refreshed = v["refreshed"] + v["unchanged"]
+        figure("primecache.refresh.requests", s["api_requests"], "%d")
+        figure("primecache.refresh.volumes_per_request", refreshed / max(s["api_requests"], 1))
+        figure("primecache.refresh.utilization", utilization(fake.arrivals(), spacing))
+        figure("primecache.refresh.wall_s", wall)
+        figure("primecache.refresh.peak_rss_mib", usage.ru_maxrss / 1024)
+        figure("primecache.refresh.violations", fake.control("stats")["violations"], "%d")
+    finally:
+        fake.stop()
+
+
+def bench_ingest(base_env, tmp):
+    """Issues upserted per second, JSON over HTTP in, rows committed."""
+    fake = Fake(tmp, "--volumes", "130000")
+    env = primecache_env(database("bench_ingest"), fake, 0)
+    env["COMICVINE_HOURLY_LIMIT"] = "1000000"
+    run(["migrate"], env)
+    psql("bench_ingest", "INSERT INTO comicvine.tracked_volumes SELECT g * 7 FROM generate_series(1, 6000) g")
+    try:
+        run(["primecache", "--limit", "60"], env)  # the volumes only
+        psql("bench_ingest", "UPDATE comicvine.volumes SET issues_fetched_at = NULL")
+        wall, _, out, usage = run_rusage(["primecache", "--limit", "100000", "--json"], env)
+        s = json.loads(out)
+        n = s["summary"]["issues_upserted"]
+        cpu = usage.ru_utime + usage.ru_stime
+        figure("ingest.issues", n, "%d")
+        figure("ingest.requests", s["api_requests"], "%d")
+        figure("ingest.issues_per_s_wall", n / wall, "%.0f")
+        figure("ingest.issues_per_cpu_s_jobrun", n / cpu if cpu else 0.0, "%.0f")
+        figure("ingest.peak_rss_mib", usage.ru_maxrss / 1024)
+    finally:
+        fake.stop()
+
+
+def main():
+    if not os.path.exists(JOBRUN):
+        sys.exit(f"bench: {JOBRUN} not built (make build/jobrun)")
+    print(f"# jobrun bench, {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}, "
+          f"{os.cpu_count()} cpus", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        bench_startup()
+        bench_noop(database("bench_noop"))
+        bench_pace()
+        bench_primecache(None, tmp)
+        bench_ingest(None, tmp)
+    print("# goals: startup.version.median_ms < 5; pace utilization >= 0.98 with 0 violations;\n"
+          "# primecache.refresh.volumes_per_request >= 95; primecache utilization >= 0.98;\n"
+          "# ingest.issues_per_s >= 50000; primecache peak RSS <= 32 MiB")
+
+
+if __name__ == "__main__":
+    main()
