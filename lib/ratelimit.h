@@ -39,11 +39,51 @@ enum rl_outcome {
  * taking anything. -1 on database error. */
 int ratelimit_take(struct db *db, const struct rl_bucket *b, int n, double max_wait_s,
 		   enum rl_outcome *outcome, double *retry_in_s);
+
+/* What one take found, for callers that explain a refusal. */
+struct rl_take {
+	enum rl_outcome outcome;
+	double retry_in_s; /* RL_EXHAUSTED: seconds until the slot would open */
+	double waited_s;   /* RL_GRANTED: how long we slept for the slot */
+	int limiting;      /* index in b of the bucket that set the slot; -1: none */
+};
+
+/* ratelimit_take(), telling which bucket held the request back. */
+int ratelimit_take_ex(struct db *db, const struct rl_bucket *b, int n, double max_wait_s,
+		      struct rl_take *out);
+/* Create the buckets' rows and warm this connection's plans without taking
+ * anything, so that the first take is as quick as the rest (a slow first
+ * answer would make its send late against another process's next slot). */
+int ratelimit_prepare(struct db *db, const struct rl_bucket *b, int n);
 /* Nobody sends on this bucket for `seconds` (Retry-After, a 420). */
 int ratelimit_block(struct db *db, const struct rl_bucket *b, double seconds);
 /* The server says only `remaining` requests are left until reset_in_s. */
 int ratelimit_tighten(struct db *db, const struct rl_bucket *b, long remaining, double reset_in_s);
-/* What is left in the current window (limit when the window is fresh). */
+/* What is left in the current window (limit when the window is fresh, and
+ * then *reset_in_s is the period; -1 for both when the bucket has no window). */
 int ratelimit_remaining(struct db *db, const struct rl_bucket *b, long *remaining, double *reset_in_s);
+
+/* Pure helpers (unit-tested). */
+/* Added to the spacing of every reservation: absorbs the jitter between the
+ * database reserving a slot and the request reaching the server (0.2 % of the
+ * spacing + 0.5 ms; 0 without spacing). */
+double rl_spacing_margin(double spacing_s);
+/* Added to the end of a window, for the same jitter on its first request. */
+double rl_window_margin(double period_s);
+/* The soonest a slot may be, so the client sleeps through the database's
+ * answer instead of sending late (a fifth of the largest spacing, at most
+ * 10 ms; 0 without spacing). */
+double rl_slot_lead(const struct rl_bucket *b, int n);
+/* The longest wait worth reserving: max_wait_s, cut by the deadline. */
+double rl_wait_cap(double max_wait_s, double deadline_left_s);
+/* The database's answer made real: sleep until a granted slot (cut short by a
+ * stop: RL_STOPPED), or RL_EXHAUSTED. Uses the injectable clock. */
+enum rl_outcome rl_settle(bool granted, double wait_s);
+/* How long to block a bucket after a rate-limit answer that said nothing
+ * about when to come back: a windowed bucket waits out its window
+ * (window_reset_in_s, ComicVine's 420 means the hour is used up); a
+ * spacing-only bucket pauses RL_UNKNOWN_FACTOR spacings, at least 1 s. */
+#define RL_UNKNOWN_FACTOR 10
+double rl_unknown_block_s(const struct rl_bucket *b, double window_reset_in_s);
 
 #endif

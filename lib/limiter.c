@@ -1,0 +1,134 @@
+#include "limiter.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "clock.h"
+#include "config.h"
+#include "deadline.h"
+#include "log.h"
+
+void limiter_init(struct limiter *l, struct db *db, limiter_map_fn map, void *map_ctx,
+		  double max_wait_s)
+{
+	memset(l, 0, sizeof(*l));
+	l->db = db;
+	l->map = map;
+	l->map_ctx = map_ctx;
+	l->max_wait_s = max_wait_s;
+}
+
+struct http_hooks limiter_hooks(struct limiter *l)
+{
+	struct http_hooks h = { 0 };
+	h.before_attempt = limiter_before_attempt;
+	h.on_rate_limited = limiter_on_rate_limited;
+	h.ctx = l;
+	return h;
+}
+
+void limiter_format_refusal(char *out, size_t len, const char *bucket, double retry_in_s)
+{
+	char when[32];
+	/* Round up: "reopens in 0s" would invite an immediate retry. */
+	double shown = retry_in_s > 0 ? ceil(retry_in_s) : 0;
+	if (shown > 60)
+		shown = ceil(shown / 60) * 60;
+	format_duration(shown, when, sizeof(when));
+	snprintf(out, len, "budget exhausted on %s (reopens in %s)", bucket ? bucket : "?", when);
+}
+
+static void refuse(struct limiter *l, char *reason, size_t reason_len, const char *why)
+{
+	snprintf(l->stop_reason, sizeof(l->stop_reason), "%s", why);
+	if (reason && reason_len)
+		snprintf(reason, reason_len, "%s", why);
+}
+
+static int refuse_exhausted(struct limiter *l, const struct rl_bucket *b, const struct rl_take *t,
+			    char *reason, size_t reason_len)
+{
+	char why[256];
+	const char *name = t->limiting >= 0 ? b[t->limiting].name : "?";
+	limiter_format_refusal(why, sizeof(why), name, t->retry_in_s);
+	l->exhausted = true;
+	l->retry_in_s = t->retry_in_s;
+	refuse(l, reason, reason_len, why);
+	log_info("rate budget exhausted", LF_S("bucket", name), LF_F("retry_in_s", t->retry_in_s),
+		 LF_S("reason", why));
+	return 1;
+}
+
+int limiter_before_attempt(void *ctx, const struct http_request *req, char *reason, size_t reason_len)
+{
+	struct limiter *l = ctx;
+	const struct rl_bucket *b = NULL;
+	int n = l->map(l->map_ctx, req->bucket, &b);
+	if (n <= 0)
+		return 0;
+	struct rl_take t;
+	l->exhausted = l->stopped = false;
+	if (!l->prepared && !ratelimit_prepare(l->db, b, n))
+		l->prepared = true;
+	if (ratelimit_take_ex(l->db, b, n, l->max_wait_s, &t)) {
+		/* Sending without the shared state could break the provider's
+		 * rules for everyone: refuse instead. */
+		refuse(l, reason, reason_len, "rate limiter unavailable (database error)");
+		return 1;
+	}
+	switch (t.outcome) {
+	case RL_GRANTED:
+		l->granted++;
+		l->waited_s += t.waited_s;
+		log_debug("rate slot granted", LF_F("waited_s", t.waited_s), LF_I("mono_us", (long long)(clock_mono() * 1e6)));
+		return 0;
+	case RL_EXHAUSTED:
+		return refuse_exhausted(l, b, &t, reason, reason_len);
+	case RL_STOPPED:
+		l->stopped = true;
+		refuse(l, reason, reason_len, deadline_reason_name(deadline_reason()));
+		return 1;
+	}
+	return 1;
+}
+
+/* One bucket's block when the server did not say for how long. */
+static double unknown_block(struct limiter *l, const struct rl_bucket *b)
+{
+	long remaining = -1;
+	double reset_in = -1;
+	if (b->limit > 0 && ratelimit_remaining(l->db, b, &remaining, &reset_in))
+		reset_in = b->period_s; /* the safe side: a whole window */
+	return rl_unknown_block_s(b, reset_in);
+}
+
+/* Retry-After speaks for the whole client, so every bucket of the request
+ * is blocked; without it, each bucket waits by its own rule (the window's
+ * remainder for a windowed bucket, a few spacings for a pacing bucket). */
+void limiter_on_rate_limited(void *ctx, const struct http_request *req, double seconds)
+{
+	struct limiter *l = ctx;
+	const struct rl_bucket *b = NULL;
+	int n = l->map(l->map_ctx, req->bucket, &b);
+	for (int i = 0; i < n; i++) {
+		double s = seconds >= 0 ? seconds : unknown_block(l, &b[i]);
+		if (ratelimit_block(l->db, &b[i], s))
+			continue; /* reported; http backs off on its own anyway */
+		l->blocks++;
+		log_info("rate limited by the server: bucket blocked", LF_S("provider", b[i].provider),
+			 LF_S("bucket", b[i].name), LF_F("seconds", s));
+	}
+}
+
+int limiter_note_remaining(struct limiter *l, const struct http_request *req, long remaining,
+			   double reset_in_s)
+{
+	const struct rl_bucket *b = NULL;
+	int n = l->map(l->map_ctx, req->bucket, &b);
+	int ret = 0;
+	for (int i = 0; i < n; i++)
+		if (b[i].limit > 0 && ratelimit_tighten(l->db, &b[i], remaining, reset_in_s))
+			ret = -1;
+	return ret;
+}

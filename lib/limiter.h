@@ -1,0 +1,65 @@
+/*
+ * The shared rate limiter (lib/ratelimit) as lib/http hooks.
+ *
+ * Before every attempt, a slot is taken in all of the request's buckets
+ * (ratelimit_take) and waited for; a budget that stays closed longer than
+ * max_wait_s refuses the attempt with a reason such as
+ * "budget exhausted on /volumes/ (reopens in 42m)". A rate-limit answer from
+ * the server blocks the request's buckets for every process.
+ *
+ *	struct limiter lim;
+ *	limiter_init(&lim, task_rl_db(&t), comicvine_buckets, NULL, 60);
+ *	struct http_hooks hooks = limiter_hooks(&lim);
+ *	struct http_client *http = task_http(&t, &hooks);
+ *
+ * Ownership: the caller owns the struct limiter and keeps it (and the db and
+ * map context it borrows) alive as long as the hooks are installed. The
+ * bucket arrays the map function returns are borrowed for one call.
+ */
+#ifndef JOBRUN_LIMITER_H
+#define JOBRUN_LIMITER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "http.h"
+#include "ratelimit.h"
+
+/* The buckets of a request's bucket name (req->bucket, may be NULL): set
+ * *out to an array and return its length; 0 means "not rate limited". */
+typedef int (*limiter_map_fn)(void *ctx, const char *bucket, const struct rl_bucket **out);
+
+struct limiter {
+	struct db *db; /* not inside a transaction: task_rl_db() */
+	limiter_map_fn map;
+	void *map_ctx;
+	double max_wait_s;      /* longest wait for a slot before refusing */
+	bool prepared;          /* ratelimit_prepare() done on this connection */
+
+	/* Filled in by the hooks. */
+	char stop_reason[256];  /* why the last refusal happened; "" when none */
+	bool exhausted;         /* the last refusal was a closed budget */
+	bool stopped;           /* the last refusal was the deadline or a signal */
+	double retry_in_s;      /* when exhausted: seconds until it reopens */
+	long long granted;      /* slots taken */
+	long long blocks;       /* server answers turned into shared blocks */
+	double waited_s;        /* total time slept for slots */
+};
+
+void limiter_init(struct limiter *l, struct db *db, limiter_map_fn map, void *map_ctx,
+		  double max_wait_s);
+/* Hooks with before_attempt and on_rate_limited set; classify is left NULL
+ * for the provider client to fill in. */
+struct http_hooks limiter_hooks(struct limiter *l);
+
+int limiter_before_attempt(void *ctx, const struct http_request *req, char *reason, size_t reason_len);
+/* seconds < 0 (the server gave no Retry-After): rl_unknown_block_s(). */
+void limiter_on_rate_limited(void *ctx, const struct http_request *req, double seconds);
+/* The server reported what is left (X-RateLimit-Remaining and friends). */
+int limiter_note_remaining(struct limiter *l, const struct http_request *req, long remaining,
+			   double reset_in_s);
+
+/* "budget exhausted on /volumes/ (reopens in 42m)" (pure, unit-tested). */
+void limiter_format_refusal(char *out, size_t len, const char *bucket, double retry_in_s);
+
+#endif

@@ -1,0 +1,52 @@
+#!/bin/bash
+# Two processes sharing one bucket keep the provider's spacing and window
+# together: the stand-in sees no violation, and between them they send
+# exactly the window's worth; the rest is reported exhausted.
+. "$(dirname "$0")/lib.sh"
+plan 9
+db_create
+db_migrate
+# --tolerance: on a loaded two-CPU test machine a process or the stand-in's
+# request thread can wake a few milliseconds late; a real pacing bug shows up
+# as gaps near zero, far below 50 - 6 ms.
+start_fake http httpfake.py --window-limit 20 --window-seconds 60 --min-interval 0.05 --tolerance 0.006
+
+pace() { # pace <count>: one debug-pace run on the shared bucket, in the background
+	bg_jobrun debug-pace --provider fake --bucket shared --limit 20 --period 60s \
+		--spacing 50ms --count "$1" --max-wait 5s "$HTTP_URL/bucket/shared"
+}
+pace 15; a_pid=$BG_PID; a_out=$BG_OUT
+pace 15; b_pid=$BG_PID; b_out=$BG_OUT
+wait_exit "$a_pid"; a_rc=$WAIT_RC
+wait_exit "$b_pid"; b_rc=$WAIT_RC
+sanitizer_check "${a_out%.out}.err"; sanitizer_check "${b_out%.out}.err"
+
+a=$(grep '^{"sent"' "$a_out"); b=$(grep '^{"sent"' "$b_out")
+diag "a: rc=$a_rc $a"
+diag "b: rc=$b_rc $b"
+like "$a_rc $b_rc" '^(0 3|3 0|3 3)$' "one or both ran out of budget midway (exit 3), none failed"
+total=$(( $(json_field "$a" 'd["sent"]') + $(json_field "$b" 'd["sent"]') ))
+is "$total" 20 "together they sent exactly the window's 20"
+exhausted=$(json_field "$a" 'd["exhausted"] or False')$(json_field "$b" 'd["exhausted"] or False')
+like "$exhausted" True "the process that wanted more reports exhausted"
+like "$(cat "$a_out" "$b_out")" 'budget exhausted on shared \(reopens in ([0-9]+s|1m)\)' "the refusal says which budget and when it reopens"
+like "$(sql "SELECT error FROM jobrun.runs WHERE job = 'debug-pace' AND status = 'partial' LIMIT 1")" \
+	'^budget exhausted on shared' "the run record keeps the reason"
+
+stats=$(fake_get "$HTTP_URL/_control/stats")
+is "$(json_field "$stats" 'd["requests"]')" 20 "the stand-in received 20 requests"
+is "$(json_field "$stats" 'd["violations"]')" 0 "no spacing or window violation"
+is "$(sql "SELECT window_count FROM jobrun.rate_buckets WHERE provider = 'fake' AND bucket = 'shared'")" 20 \
+	"the shared row counts the window"
+
+min_gap=$(python3 -c '
+import json, sys
+t = sorted(json.loads(l)["t"] for l in open(sys.argv[1]))
+print("%.4f" % min(b - a for a, b in zip(t, t[1:])))' "$T_TMP/http.log")
+diag "smallest gap between two arrivals: $min_gap s"
+
+run_jobrun debug-pace --provider fake --bucket shared --limit 20 --period 60s --spacing 50ms \
+	--count 1 --max-wait 1s "$HTTP_URL/bucket/shared"
+is "$RC" 75 "a third run finds the window used up and exits 75"
+
+done_testing
