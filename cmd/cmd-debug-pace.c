@@ -20,13 +20,14 @@
 const char usage_debug_pace[] =
 	"usage: jobrun debug-pace [--provider P] [--bucket B] [--limit N] [--period D]\n"
 	"                         [--spacing D] [--provider-spacing D] [--count N]\n"
-	"                         [--max-wait D] URL\n"
+	"                         [--max-wait D] [--server-limits] URL\n"
 	"\n"
 	"Test job: sends --count GET requests (default 10) to URL, each first taking a\n"
 	"slot in bucket B of provider P (default debug, default) with a window of N\n"
 	"requests per D (--limit 0: none) and --spacing between sends;\n"
 	"--provider-spacing adds a provider-wide '*' bucket. Waits up to --max-wait\n"
-	"(default 10s) for a slot. Prints {\"sent\",\"granted\",\"exhausted\",\"elapsed_s\",\n"
+	"(default 10s) for a slot. --server-limits: read X-RateLimit-Remaining/-Reset\n"
+	"into the shared bucket. Prints {\"sent\",\"granted\",\"exhausted\",\"elapsed_s\",\n"
 	"\"attempts\"}. Exit 0 when all were sent, 75 when the budget ran out before\n"
 	"any, 3 when it ran out midway. Several may run at once (the lock is per process).\n";
 
@@ -34,6 +35,7 @@ struct pace_opts {
 	const char *provider, *bucket, *url;
 	long limit, count;
 	double period, spacing, provider_spacing, max_wait;
+	bool server_limits;
 };
 
 struct pace_buckets {
@@ -130,6 +132,8 @@ static int run_pace(struct task *t, const struct pace_opts *o)
 	struct limiter lim;
 	limiter_init(&lim, rl_db, map_buckets, &pb, o->max_wait);
 	struct http_hooks hooks = limiter_hooks(&lim);
+	if (o->server_limits)
+		hooks.classify = limiter_classify;
 	struct http_client *http = task_http(t, &hooks);
 	if (!http)
 		return fail(t);
@@ -167,7 +171,8 @@ int cmd_debug_pace(int argc, char **argv, struct global_options *g)
 		OPT_STRING("provider", &o.provider), OPT_STRING("bucket", &o.bucket),
 		OPT_LONG("limit", &o.limit), OPT_DURATION("period", &o.period),
 		OPT_DURATION("spacing", &o.spacing), OPT_DURATION("provider-spacing", &o.provider_spacing),
-		OPT_LONG("count", &o.count), OPT_DURATION("max-wait", &o.max_wait), OPT_TABLE_END,
+		OPT_LONG("count", &o.count), OPT_DURATION("max-wait", &o.max_wait),
+		OPT_FLAG("server-limits", 0, &o.server_limits), OPT_TABLE_END,
 	};
 	int n = parse_options(argc, argv, opts, g, usage_debug_pace);
 	if (n < 0)

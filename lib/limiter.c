@@ -1,7 +1,10 @@
 #include "limiter.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
@@ -131,4 +134,56 @@ int limiter_note_remaining(struct limiter *l, const struct http_request *req, lo
 		if (b[i].limit > 0 && ratelimit_tighten(l->db, &b[i], remaining, reset_in_s))
 			ret = -1;
 	return ret;
+}
+
+/* ---------------------------------------------------- the server's count */
+
+static const char *const remaining_headers[][2] = {
+	{ "X-RateLimit-Remaining", "X-RateLimit-Reset" },
+	{ "X-FeatureRateLimit-Remaining", "X-FeatureRateLimit-Reset" },
+	{ "X-Rate-Limit-Remaining", "X-Rate-Limit-Reset" },
+};
+
+/* Reset as delta seconds, an HTTP date, or (values past 2001) a Unix time. */
+static double parse_reset(const char *value, double now_wall)
+{
+	char *end;
+	errno = 0;
+	double v = value ? strtod(value, &end) : -1;
+	if (value && end != value && !errno && v >= 1e9) {
+		while (isspace((unsigned char)*end))
+			end++;
+		if (!*end)
+			return v > now_wall ? v - now_wall : 0;
+	}
+	return http_parse_retry_after(value, now_wall);
+}
+
+int limiter_server_remaining(const struct http_response *resp, double now_wall, long *remaining,
+			     double *reset_in_s)
+{
+	for (size_t i = 0; i < sizeof(remaining_headers) / sizeof(remaining_headers[0]); i++) {
+		const char *rem = http_response_header(resp, remaining_headers[i][0]);
+		if (!rem)
+			continue;
+		char *end;
+		errno = 0;
+		long n = strtol(rem, &end, 10);
+		if (end == rem || errno || n < 0)
+			continue;
+		*remaining = n;
+		*reset_in_s = parse_reset(http_response_header(resp, remaining_headers[i][1]), now_wall);
+		return 0;
+	}
+	return -1;
+}
+
+enum http_class limiter_classify(void *ctx, const struct http_request *req,
+				 const struct http_response *resp, enum http_class dflt)
+{
+	long remaining;
+	double reset_in;
+	if (!limiter_server_remaining(resp, clock_wall(), &remaining, &reset_in))
+		limiter_note_remaining(ctx, req, remaining, reset_in);
+	return dflt;
 }

@@ -59,7 +59,21 @@ void limiter_on_rate_limited(void *ctx, const struct http_request *req, double s
 int limiter_note_remaining(struct limiter *l, const struct http_request *req, long remaining,
 			   double reset_in_s);
 
-/* "budget exhausted on /volumes/ (reopens in 42m)" (pure, unit-tested). */
+/* A classify hook that reads the server's own count (limiter_server_remaining)
+ * into the shared buckets and keeps the default class. Provider clients with
+ * a classify of their own call limiter_note_remaining() instead. */
+enum http_class limiter_classify(void *ctx, const struct http_request *req,
+				 const struct http_response *resp, enum http_class dflt);
+
+/* Pure helpers (unit-tested). */
+/* The server's count of what is left, from the first pair present of
+ * X-RateLimit-Remaining/-Reset, X-FeatureRateLimit-Remaining/-Reset
+ * (Cloudinary) and X-Rate-Limit-Remaining/-Reset (ShipStation). Reset may be
+ * delta seconds, an HTTP date, or a Unix time; -1 in *reset_in_s when absent
+ * or unreadable. 0 when a remaining count was found, -1 otherwise. */
+int limiter_server_remaining(const struct http_response *resp, double now_wall, long *remaining,
+			     double *reset_in_s);
+/* "budget exhausted on /volumes/ (reopens in 42m)". */
 void limiter_format_refusal(char *out, size_t len, const char *bucket, double retry_in_s);
 
 #endif

@@ -215,6 +215,42 @@ static void test_refusal_text(void **state)
 	assert_string_equal(out, "budget exhausted on ? (reopens in 1s)");
 }
 
+static void test_server_remaining(void **state)
+{
+	(void)state;
+	struct http_header h[] = {
+		{ "Content-Type", "application/json" },
+		{ "X-FeatureRateLimit-Remaining", "5" },
+		{ "X-FeatureRateLimit-Reset", "Sun, 06 Nov 1994 08:49:37 GMT" },
+	};
+	struct http_response r = { .headers = h, .n_headers = 3 };
+	long rem = 0;
+	double reset = 0;
+	double date = 784111777; /* the HTTP date above */
+	assert_int_equal(limiter_server_remaining(&r, date - 120, &rem, &reset), 0);
+	assert_int_equal(rem, 5);
+	assert_true(reset > 119.9 && reset < 120.1);
+
+	h[1] = (struct http_header){ "X-RateLimit-Remaining", "0" };
+	h[2] = (struct http_header){ "X-RateLimit-Reset", "42" };
+	assert_int_equal(limiter_server_remaining(&r, date, &rem, &reset), 0);
+	assert_int_equal(rem, 0);
+	assert_true(reset == 42);
+
+	h[2] = (struct http_header){ "X-RateLimit-Reset", "1700000060" }; /* a Unix time */
+	assert_int_equal(limiter_server_remaining(&r, 1700000000, &rem, &reset), 0);
+	assert_true(reset == 60);
+
+	h[2] = (struct http_header){ "X-RateLimit-Reset", "soon" };
+	assert_int_equal(limiter_server_remaining(&r, date, &rem, &reset), 0);
+	assert_true(reset == -1);
+
+	h[1] = (struct http_header){ "X-Rate-Limit-Remaining", "many" }; /* unreadable: ignored */
+	assert_int_equal(limiter_server_remaining(&r, date, &rem, &reset), -1);
+	r.n_headers = 1;
+	assert_int_equal(limiter_server_remaining(&r, date, &rem, &reset), -1);
+}
+
 static int map_none(void *ctx, const char *bucket, const struct rl_bucket **out)
 {
 	(void)ctx;
@@ -256,6 +292,7 @@ int main(void)
 		cmocka_unit_test(test_unknown_block_window_remainder),
 		cmocka_unit_test(test_unknown_block_spacing_bucket),
 		cmocka_unit_test(test_refusal_text),
+		cmocka_unit_test(test_server_remaining),
 		cmocka_unit_test(test_unlimited_request_passes_without_database),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
