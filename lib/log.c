@@ -198,6 +198,9 @@ void log_progress_done(void)
 }
 
 static void remember_error(enum error_kind kind, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+
+static void remember_error(enum error_kind kind, const char *fmt, va_list ap)
 {
 	char raw[sizeof(last_error)];
 	vsnprintf(raw, sizeof(raw), fmt, ap);
