@@ -191,12 +191,8 @@ int cmd_debug_pace(int argc, char **argv, struct global_options *g)
 	to.args = json_pack("{s:s, s:s, s:I, s:f, s:f, s:I}", "provider", o.provider, "bucket", o.bucket,
 			    "limit", (json_int_t)o.limit, "period", o.period, "spacing", o.spacing,
 			    "count", (json_int_t)o.count);
-	enum task_start start = task_begin(&t, &to);
-	json_decref(to.args);
-	if (start != TASK_STARTED) {
-		int code = start == TASK_SKIPPED ? EXIT_SKIPPED : exit_code_for_error();
-		task_end(&t, RUN_FAILED, error_last());
+	int code;
+	if (command_start_task(&t, &to, &code))
 		return code;
-	}
 	return run_pace(&t, &o);
 }

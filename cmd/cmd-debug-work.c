@@ -34,13 +34,9 @@ int cmd_debug_work(int argc, char **argv, struct global_options *g)
 	struct task t;
 	struct task_options to = { .job = "debug-work", .lock_key = lock, .json = g->json };
 	to.args = json_pack("{s:I, s:f}", "items", (json_int_t)items, "item_time", item_time);
-	enum task_start start = task_begin(&t, &to);
-	json_decref(to.args);
-	if (start != TASK_STARTED) {
-		int code = start == TASK_SKIPPED ? EXIT_SKIPPED : exit_code_for_error();
-		task_end(&t, RUN_FAILED, error_last());
+	int code;
+	if (command_start_task(&t, &to, &code))
 		return code;
-	}
 	log_info("working", LF_I("items", items));
 	enum run_status status = RUN_SUCCEEDED;
 	for (long i = 0; i < items; i++) {

@@ -55,12 +55,10 @@ int cmd_primecache(int argc, char **argv, struct global_options *g)
 	struct task t;
 	struct task_options to = { .job = "primecache", .json = g->json, .dry_run = o.dry_run,
 				   .args = args_json(&o) };
-	enum task_start start = task_begin(&t, &to);
-	json_decref(to.args);
-	if (start != TASK_STARTED) {
+	int code;
+	if (command_start_task(&t, &to, &code)) {
 		comicvine_config_release(&cfg);
-		task_end(&t, RUN_FAILED, NULL);
-		return start == TASK_SKIPPED ? EXIT_SKIPPED : exit_code_for_error();
+		return code;
 	}
 	error_clear();
 	enum run_status status = primecache_run(&t, &o, &cfg);

@@ -111,12 +111,9 @@ int cmd_prune(int argc, char **argv, struct global_options *g)
 	struct task t;
 	struct task_options to = { .job = "prune", .json = g->json, .dry_run = dry_run };
 	to.args = json_pack("{s:f, s:b}", "older_than_s", older_than, "dry_run", dry_run);
-	enum task_start start = task_begin(&t, &to);
-	json_decref(to.args);
-	if (start != TASK_STARTED) {
-		task_end(&t, RUN_FAILED, NULL);
-		return start == TASK_SKIPPED ? EXIT_SKIPPED : exit_code_for_error();
-	}
+	int code;
+	if (command_start_task(&t, &to, &code))
+		return code;
 	enum run_status status = prune_all(&t, older_than, dry_run, batch);
 	return exit_code_for_run(task_end(&t, status, status == RUN_FAILED ? error_last() : NULL));
 }

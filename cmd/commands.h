@@ -44,6 +44,12 @@ enum run_status;
 int exit_code_for_run(enum run_status status);
 /* The exit code for the last error(): 78 for configuration, else 1. */
 int exit_code_for_error(void);
+struct task;
+struct task_options;
+/* task_begin() as every job command needs it; takes over to->args. 0 when
+ * the task started; otherwise the task is already released and *code is the
+ * exit code (75 when another instance holds the lock, 78 or 1 on error). */
+int command_start_task(struct task *t, struct task_options *to, int *code);
 const struct command *command_find(const char *name);
 
 #define DECLARE_COMMAND(name)                                                      \

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "options.h"
 #include "runs.h"
+#include "task.h"
 
 #define ENTRY(n, cmdname, sum) { cmdname, sum, usage_##n, cmd_##n, false }
 #define HIDDEN(n, cmdname, sum) { cmdname, sum, usage_##n, cmd_##n, true }
@@ -72,6 +73,19 @@ int exit_code_for_run(enum run_status status)
 int exit_code_for_error(void)
 {
 	return error_last_kind() == ERR_CONFIG ? EXIT_CONFIG : EXIT_FAILED;
+}
+
+int command_start_task(struct task *t, struct task_options *to, int *code)
+{
+	enum task_start start = task_begin(t, to);
+	json_decref(to->args);
+	to->args = NULL;
+	if (start == TASK_STARTED)
+		return 0;
+	*code = start == TASK_SKIPPED ? EXIT_SKIPPED : exit_code_for_error();
+	task_end(t, start == TASK_SKIPPED ? RUN_SKIPPED : RUN_FAILED,
+		 start == TASK_SKIPPED ? NULL : error_last());
+	return -1;
 }
 
 static void print_help(void)

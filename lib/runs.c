@@ -108,10 +108,10 @@ int runs_finish(struct db *db, struct run *run, enum run_status status, const ch
 	return ret;
 }
 
-int runs_record_skipped(struct db *db, const char *job, const char *lock_key, json_t *args,
-			const char *reason)
+long long runs_record_skipped(struct db *db, const char *job, const char *lock_key, json_t *args,
+			      const char *reason)
 {
-	return insert_run(db, job, lock_key, args, "skipped", reason) > 0 ? 0 : -1;
+	return insert_run(db, job, lock_key, args, "skipped", reason);
 }
 
 int runs_mark_abandoned(struct db *db, const char *lock_key, long long except_id, long long *count)

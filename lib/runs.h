@@ -38,8 +38,9 @@ int run_status_parse(const char *s, enum run_status *out);
 int runs_begin(struct db *db, struct run *run, const char *job, const char *lock_key, json_t *args);
 /* Final status, counters, summary, error (redacted, may be NULL). */
 int runs_finish(struct db *db, struct run *run, enum run_status status, const char *error);
-/* A run that did not start because another instance held the lock. */
-int runs_record_skipped(struct db *db, const char *job, const char *lock_key, json_t *args,
+/* A run that did not start because another instance held the lock.
+ * Returns its id, or -1. */
+long long runs_record_skipped(struct db *db, const char *job, const char *lock_key, json_t *args,
 			const char *reason);
 /* Mark `running` rows of this lock key, other than except_id, `abandoned`:
  * called while holding the lock, so their processes are gone. */

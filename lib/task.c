@@ -41,9 +41,8 @@ static enum task_start skip(struct task *t)
 	char reason[256];
 	snprintf(reason, sizeof(reason), "another instance holds the lock '%s'", t->lock_key);
 	log_warn("skipped: another instance is running", LF_S("lock", t->lock_key));
-	if (runs_record_skipped(t->db, t->opt.job, t->lock_key, t->opt.args, reason))
-		return TASK_FAILED;
-	return TASK_SKIPPED;
+	t->run.id = runs_record_skipped(t->db, t->opt.job, t->lock_key, t->opt.args, reason);
+	return t->run.id > 0 ? TASK_SKIPPED : TASK_FAILED;
 }
 
 enum task_start task_begin(struct task *t, const struct task_options *opt)
@@ -106,12 +105,13 @@ static void print_metrics(const struct task *t, double duration)
 
 static void print_json(const struct task *t, enum run_status status, const char *err, double duration)
 {
-	json_t *o = json_pack("{s:s, s:I, s:s, s:f, s:I, s:I, s:I, s:I, s:b, s:O}", "job", t->opt.job,
+	json_t *summary = t->run.summary ? json_incref(t->run.summary) : json_object();
+	json_t *o = json_pack("{s:s, s:I, s:s, s:f, s:I, s:I, s:I, s:I, s:b, s:o}", "job", t->opt.job,
 			      "run_id", (json_int_t)t->run.id, "status", run_status_name(status),
 			      "duration_s", duration, "items_processed", (json_int_t)t->run.processed,
 			      "items_succeeded", (json_int_t)t->run.succeeded, "items_failed",
 			      (json_int_t)t->run.failed, "api_requests", (json_int_t)t->run.api_requests,
-			      "dry_run", t->opt.dry_run, "summary", t->run.summary);
+			      "dry_run", t->opt.dry_run, "summary", summary);
 	if (!o)
 		return;
 	json_object_set_new(o, "error", err ? json_string(err) : json_null());
@@ -140,6 +140,10 @@ static void release(struct task *t)
 enum run_status task_end(struct task *t, enum run_status status, const char *err)
 {
 	if (!t->started) {
+		/* Skipped, or never got going: callers reading --json still get
+		 * their one object. */
+		if (t->opt.json)
+			print_json(t, status, err, 0);
 		release(t);
 		return status;
 	}
