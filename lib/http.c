@@ -539,10 +539,17 @@ static enum xfer_step plan_retry(struct xfer *x, bool rate_limited, double *wait
 	struct http_client *c = x->c;
 	struct http_response *r = x->resp;
 	double ra = x->attempt_retry_after;
-	if (ra > c->cfg.retry_after_cap_s)
-		ra = c->cfg.retry_after_cap_s;
+	/* The limiter hears the server's full wait: it blocks the bucket for
+	 * every process, however long that is. */
 	if (rate_limited && c->hooks.on_rate_limited)
 		c->hooks.on_rate_limited(c->hooks.ctx, x->req, ra);
+	if (ra > c->cfg.retry_after_cap_s) {
+		r->outcome = HTTP_RATE_LIMITED;
+		set_error(x, "%s; the server asked to wait %.0fs, longer than the %.0fs jobrun waits "
+			  "within a request, gave up after %d attempt%s", x->last, ra,
+			  c->cfg.retry_after_cap_s, r->attempts, plural(r->attempts));
+		return XFER_FINAL;
+	}
 	if (r->attempts >= c->cfg.max_attempts) {
 		r->outcome = rate_limited ? HTTP_RATE_LIMITED : HTTP_GAVE_UP;
 		set_error(x, "%s after %d attempt%s: %s",

@@ -33,7 +33,8 @@ struct http_config {
 	int max_attempts;          /* default 5 */
 	double backoff_base_s;     /* default 1 */
 	double backoff_cap_s;      /* default 60 */
-	double retry_after_cap_s;  /* longest server-requested wait honoured; default 300 */
+	double retry_after_cap_s;  /* longest server-requested wait honoured within a request;
+				    * a longer one ends it as HTTP_RATE_LIMITED; default 300 */
 };
 
 /* Defaults, then JOBRUN_USER_AGENT, JOBRUN_HTTP_TIMEOUT, JOBRUN_CONNECT_TIMEOUT,

@@ -63,6 +63,26 @@ static int refuse_exhausted(struct limiter *l, const struct rl_bucket *b, const 
 	return 1;
 }
 
+/* The shared slot chain spaces reservations; a send that went out late
+ * (a slow database reply, a descheduled process) would leave the next one
+ * on time but too close to it. Within this process, measure from the send
+ * that really happened. -1 when a stop cut the wait short. */
+static int keep_own_spacing(struct limiter *l, const struct rl_bucket *b, int n)
+{
+	double spacing = 0;
+	for (int i = 0; i < n; i++)
+		if (b[i].spacing_s > spacing)
+			spacing = b[i].spacing_s;
+	if (spacing > 0 && l->last_send_mono > 0) {
+		double need = spacing + rl_spacing_margin(spacing);
+		double gap = clock_mono() - l->last_send_mono;
+		if (gap < need && deadline_sleep(need - gap))
+			return -1;
+	}
+	l->last_send_mono = clock_mono();
+	return 0;
+}
+
 int limiter_before_attempt(void *ctx, const struct http_request *req, char *reason, size_t reason_len)
 {
 	struct limiter *l = ctx;
@@ -82,6 +102,11 @@ int limiter_before_attempt(void *ctx, const struct http_request *req, char *reas
 	}
 	switch (t.outcome) {
 	case RL_GRANTED:
+		if (keep_own_spacing(l, b, n)) {
+			l->stopped = true;
+			refuse(l, reason, reason_len, deadline_reason_name(deadline_reason()));
+			return 1;
+		}
 		l->granted++;
 		l->waited_s += t.waited_s;
 		log_debug("rate slot granted", LF_F("waited_s", t.waited_s), LF_I("mono_us", (long long)(clock_mono() * 1e6)));

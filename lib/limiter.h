@@ -44,6 +44,7 @@ struct limiter {
 	long long granted;      /* slots taken */
 	long long blocks;       /* server answers turned into shared blocks */
 	double waited_s;        /* total time slept for slots */
+	double last_send_mono;  /* when this process last sent; 0: never */
 };
 
 void limiter_init(struct limiter *l, struct db *db, limiter_map_fn map, void *map_ctx,
