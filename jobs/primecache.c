@@ -72,7 +72,10 @@ static bool setback(struct pc_run *r, enum cv_result res, const char *err)
 		config_error("%s", err);
 		return false;
 	case CV_STOPPED:
-		stop(r, deadline_reason() != STOP_NONE ? deadline_reason_name(deadline_reason()) : "budget");
+		/* Signals are noticed at once; a refusal before the deadline
+		 * itself passed means the next slot lay beyond it. */
+		stop(r, deadline_reason() != STOP_NONE ? deadline_reason_name(deadline_reason())
+						      : "deadline");
 		return false;
 	case CV_STOP_PATH:
 		path_stopped(r, err);
@@ -297,7 +300,8 @@ static enum run_status final_status(const struct pc_run *r)
 	const char *why = r->stop_reason;
 	if (r->fatal || (why && !strcmp(why, "error")))
 		return RUN_FAILED;
-	if (deadline_reason() != STOP_NONE)
+	if (deadline_reason() != STOP_NONE ||
+	    (why && (!strcmp(why, "deadline") || !strcmp(why, "sigterm") || !strcmp(why, "sigint"))))
 		return RUN_INTERRUPTED;
 	if (why && !strcmp(why, "budget") && comicvine_total_requests(&r->cv) == 0)
 		return RUN_SKIPPED;

@@ -54,6 +54,13 @@ static int refuse_exhausted(struct limiter *l, const struct rl_bucket *b, const 
 {
 	char why[256];
 	const char *name = t->limiting >= 0 ? b[t->limiting].name : "?";
+	if (t->retry_in_s <= l->max_wait_s && t->retry_in_s >= deadline_remaining()) {
+		/* The budget was open; the run's time was not. */
+		l->stopped = true;
+		snprintf(why, sizeof(why), "the next slot on %s is past the deadline", name);
+		refuse(l, reason, reason_len, why);
+		return 1;
+	}
 	limiter_format_refusal(why, sizeof(why), name, t->retry_in_s);
 	l->exhausted = true;
 	l->retry_in_s = t->retry_in_s;

@@ -1,0 +1,32 @@
+#!/bin/bash
+# primecache under the time budget (--max-runtime) and COMICVINE_DAILY_LIMIT.
+. "$(dirname "$0")/lib.sh"
+plan 11
+db_create
+db_migrate
+CV_INTERVAL=0.2 cv_start --volumes 3000
+cv_track 1 3000
+
+# 0.2 s between requests: a 1 s budget ends after a handful of them.
+run_jobrun primecache --limit 180 --max-runtime 1s --json
+is "$RC" 3 "reaching --max-runtime exits 3"
+jf() { json_field "$OUT" "$1"; }
+is "$(jf 'd["status"], d["summary"]["stop_reason"]')" "interrupted deadline" "the run is interrupted by the deadline"
+sent=$(cv_stat 'd["requests"]')
+check "it stopped after a few requests ($sent)" test "$sent" -ge 1 -a "$sent" -le 8
+is "$(sql "SELECT count(*) FROM comicvine.volumes WHERE fetched_at IS NOT NULL")" "$(jf 'd["summary"]["volumes"]["added"]')" "what it fetched is committed"
+is "$(sql "SELECT status FROM jobrun.runs ORDER BY id DESC LIMIT 1")" interrupted "the run record says interrupted"
+
+# A daily cap of 3 across every path, shared with the run above.
+psql_q "DELETE FROM jobrun.rate_buckets" >/dev/null
+before=$(cv_stat 'd["requests"]')
+COMICVINE_DAILY_LIMIT=3 run_jobrun primecache --limit 180 --json
+is "$RC" 3 "a spent daily budget with work left exits 3"
+is "$(jf 'd["summary"]["stop_reason"]')" budget "the stop reason is the budget"
+is "$(($(cv_stat 'd["requests"]') - before))" 3 "exactly the daily cap was sent"
+
+COMICVINE_DAILY_LIMIT=3 run_jobrun primecache --limit 180 --json
+is "$RC" 75 "a run that finds the budget spent before any work exits 75"
+is "$(jf 'd["status"]')" skipped "and is recorded skipped"
+cv_no_violations
+done_testing
