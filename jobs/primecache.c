@@ -80,6 +80,12 @@ static bool setback(struct pc_run *r, enum cv_result res, const char *err)
 	case CV_STOP_PATH:
 		path_stopped(r, err);
 		return true;
+	case CV_FAILED:
+		/* Retries are spent: the work stays for the next run, and this
+		 * one reports partial. */
+		r->failed_requests++;
+		log_warn("request failed", LF_S("error", err));
+		return true;
 	default:
 		return true;
 	}
@@ -145,11 +151,8 @@ static bool fetch_volume_batch(struct pc_run *r, const long *ids, size_t n)
 	buf_addf(&q, "&field_list=%s&limit=%d", volume_fields, PC_VOLUMES_PER_REQUEST);
 	enum cv_result res = comicvine_get(&r->cv, CV_VOLUMES, NULL, buf_str(&q), &page, err, sizeof(err));
 	buf_release(&q);
-	if (res != CV_OK) {
-		if (res == CV_FAILED)
-			log_warn("volume batch failed", LF_S("error", err), LF_I("volumes", (long)n));
+	if (res != CV_OK)
 		return setback(r, res, err) && res != CV_STOP_PATH && res != CV_FAILED;
-	}
 	long got[PC_VOLUMES_PER_REQUEST * 2], missing[PC_VOLUMES_PER_REQUEST];
 	size_t n_got = sizeof(got) / sizeof(got[0]);
 	int rc = pc_store_volumes(r, page.results, got, &n_got);
@@ -202,8 +205,6 @@ static bool fetch_issue_group(struct pc_run *r, const struct pc_issue_work *w, s
 			comicvine_get(&r->cv, CV_ISSUES, NULL, buf_str(&q), &page, err, sizeof(err));
 		buf_release(&q);
 		if (res != CV_OK) {
-			if (res == CV_FAILED)
-				log_warn("issue request failed", LF_S("error", err));
 			setback(r, res, err);
 			return false;
 		}
@@ -282,6 +283,7 @@ static void summarize(struct pc_run *r, double fresh_start, long long tracked)
 				      (json_int_t)r->st.unchanged, "gone", (json_int_t)r->st.gone,
 				      "failed", (json_int_t)r->st.failed));
 	json_object_set_new(s, "issues_upserted", json_integer(r->st.issues));
+	json_object_set_new(s, "failed_requests", json_integer(r->failed_requests));
 	json_object_set_new(s, "tracked", json_integer(tracked_end));
 	json_object_set_new(s, "freshness_start", json_real(fresh_start));
 	json_object_set_new(s, "freshness_end", json_real(fresh_end));
@@ -305,7 +307,8 @@ static enum run_status final_status(const struct pc_run *r)
 		return RUN_INTERRUPTED;
 	if (why && !strcmp(why, "budget") && comicvine_total_requests(&r->cv) == 0)
 		return RUN_SKIPPED;
-	if (r->st.failed || (why && (!strcmp(why, "rate_limited") || !strcmp(why, "budget"))))
+	if (r->st.failed || r->failed_requests ||
+	    (why && (!strcmp(why, "rate_limited") || !strcmp(why, "budget"))))
 		return RUN_PARTIAL;
 	return RUN_SUCCEEDED;
 }

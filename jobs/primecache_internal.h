@@ -32,6 +32,7 @@ struct pc_run {
 	struct pc_stats st;
 	int current_year;
 	const char *stop_reason; /* the first thing that stopped work; NULL: none */
+	long long failed_requests; /* gave up after retries (not volume-specific) */
 	bool fatal;
 };
 

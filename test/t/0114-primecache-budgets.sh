@@ -1,7 +1,7 @@
 #!/bin/bash
 # primecache under the time budget (--max-runtime) and COMICVINE_DAILY_LIMIT.
 . "$(dirname "$0")/lib.sh"
-plan 11
+plan 15
 db_create
 db_migrate
 CV_INTERVAL=0.2 cv_start --volumes 3000
@@ -28,5 +28,15 @@ is "$(($(cv_stat 'd["requests"]') - before))" 3 "exactly the daily cap was sent"
 COMICVINE_DAILY_LIMIT=3 run_jobrun primecache --limit 180 --json
 is "$RC" 75 "a run that finds the budget spent before any work exits 75"
 is "$(jf 'd["status"]')" skipped "and is recorded skipped"
+
+# A batch that keeps failing (HTTP 500 on every attempt) leaves its volumes
+# for the next run and makes this one partial.
+psql_q "DELETE FROM jobrun.rate_buckets" >/dev/null
+fake_post "$CV_URL/_control/fault" '{"match": "/api/volumes/", "kind": "status", "status": 500, "count": 5}' >/dev/null
+JOBRUN_HTTP_MAX_ATTEMPTS=5 run_jobrun primecache --limit 7 --json
+is "$RC" 3 "a request that fails after every retry exits 3"
+is "$(jf 'd["status"], d["summary"]["failed_requests"]')" "partial 1" "the run is partial with one failed request"
+is "$(jf 'd["api_requests"]')" 7 "the five attempts and the rest count toward --limit"
+is "$(sql "SELECT count(*) FROM comicvine.volumes WHERE fail_count > 0")" 0 "no volume is blamed for a failed batch"
 cv_no_violations
 done_testing
