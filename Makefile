@@ -26,8 +26,10 @@ ASAN_LIB_OBJ := $(patsubst %.c,build/asan/obj/%.o,$(LIB_SRC) $(GEN))
 ASAN_OBJ := $(ASAN_LIB_OBJ) $(patsubst %.c,build/asan/obj/%.o,$(CMD_SRC))
 UNIT_BIN := $(patsubst test/unit/%.c,build/asan/unit/%,$(UNIT_SRC))
 
-.PHONY: all test check unit e2e check-e2e demo bench valgrind install clean deps asan
+.PHONY: all test check unit e2e check-e2e demo bench valgrind install clean deps asan fuzz
 .DELETE_ON_ERROR:
+# Objects are intermediate to make only by accident: keep them.
+.SECONDARY:
 
 all: build/jobrun
 
@@ -91,6 +93,29 @@ demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory build/jobrun
 	scripts/bench
+
+# Fuzzing (clang, libFuzzer): every parser of outside input, FUZZ_SECONDS
+# each, seeded with the recorded API responses.
+FUZZ_SECONDS ?= 30
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_NAMES := $(patsubst test/fuzz/%.c,%,$(sort $(wildcard test/fuzz/fuzz_*.c)))
+FUZZ_LIB_OBJ := $(patsubst %.c,build/fuzz/obj/%.o,$(LIB_SRC) $(GEN))
+
+build/fuzz/obj/%.o: %.c
+	@mkdir -p $(@D)
+	@echo "  CC/FUZZ $<"
+	$(Q)clang $(CPPFLAGS) $(WARN) -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link $(PKG_CFLAGS) -c $< -o $@
+
+build/fuzz/%: build/fuzz/obj/test/fuzz/%.o $(FUZZ_LIB_OBJ)
+	clang -g $(FUZZ_SAN) -fsanitize=fuzzer $^ $(PKG_LIBS) -o $@
+
+fuzz: deps
+	@$(MAKE) --no-print-directory $(addprefix build/fuzz/,$(FUZZ_NAMES))
+	@set -e; for f in $(FUZZ_NAMES); do \
+	  mkdir -p build/fuzz/corpus/$$f; cp test/fixtures/comicvine/*.json build/fuzz/corpus/$$f/; \
+	  echo "== $$f ($(FUZZ_SECONDS)s)"; \
+	  build/fuzz/$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 build/fuzz/corpus/$$f 2>&1 | tail -4; \
+	done
 
 install: build/jobrun
 	install -D -m 0755 build/jobrun $(DESTDIR)$(PREFIX)/bin/jobrun
