@@ -343,23 +343,6 @@ class FakeServer(ThreadingHTTPServer):
         for spec in args.faults:
             self.faults.add(spec)
 
-    def get_request(self):
-        """Stamp when a connection was accepted: a client sends its first
-        request right after connecting, but the handler thread that reads it
-        may start milliseconds later on a busy machine."""
-        sock, addr = super().get_request()
-        return (sock, time.monotonic()), addr
-
-    def process_request_thread(self, request, client_address):
-        """ThreadingMixIn's, with the accept stamp travelling beside the socket."""
-        sock, accepted_at = request
-        try:
-            self.RequestHandlerClass(sock, client_address, self, accepted_at=accepted_at)
-        except Exception:
-            self.handle_error(sock, client_address)
-        finally:
-            self.shutdown_request(sock)
-
     def next_connection_id(self):
         with self.conn_lock:
             self.connections += 1
@@ -392,22 +375,13 @@ class FakeHandler(BaseHTTPRequestHandler):
     def version_string(self):
         return "jobrun-fake"
 
-    def __init__(self, request, client_address, server, accepted_at=None):
-        self.accepted_at = accepted_at
-        super().__init__(request, client_address, server)
-
     def setup(self):
         super().setup()
         self.conn_id = self.server.next_connection_id()
 
     def parse_request(self):
-        """Stamp the arrival right after the request line was read: pacing is
-        judged on it. The first request of a connection arrived when the
-        connection was accepted, before its thread could read it."""
+        """Stamp the arrival right after the request line was read: pacing is judged on it."""
         self.arrival = time.monotonic()
-        if self.accepted_at is not None:
-            self.arrival = min(self.arrival, self.accepted_at)
-            self.accepted_at = None
         return super().parse_request()
 
     def log_message(self, format, *args):
@@ -656,10 +630,6 @@ def write_atomically(path, text):
 def main(personality_class, description, argv=None):
     """Run a fake until SIGTERM/SIGINT; exit 0 on a clean stop."""
     args = build_parser(description, personality_class).parse_args(argv)
-    # A thread waiting for the GIL waits up to the switch interval (5 ms by
-    # default) before it can stamp an arrival: that is noise in the very
-    # thing the stand-in measures.
-    sys.setswitchinterval(0.0002)
     if args.port_file and os.path.exists(args.port_file):
         os.unlink(args.port_file)      # a stale file must never look like readiness
     try:
