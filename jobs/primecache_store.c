@@ -11,6 +11,7 @@
 #include "log.h"
 #include "primecache_internal.h"
 #include "task.h"
+#include "xalloc.h"
 
 static const char volumes_temp_sql[] =
 	"CREATE TEMP TABLE IF NOT EXISTS pc_volumes_in ("
@@ -54,7 +55,8 @@ static const char issues_temp_sql[] =
 	" store_date date, date_added timestamp, date_last_updated timestamp, image_url text,"
 	" site_url text, data jsonb) ON COMMIT DELETE ROWS";
 
-static const char issues_upsert_sql[] =
+/* The upsert and its commit travel in one round trip. */
+static const char issues_upsert_and_commit_sql[] =
 	"INSERT INTO comicvine.issues AS i (id, volume_id, issue_number, name, cover_date, store_date,"
 	"  date_added, date_last_updated, image_url, site_url, data, fetched_at) "
 	"SELECT DISTINCT ON (id) id, volume_id, issue_number, name, cover_date, store_date,"
@@ -65,7 +67,8 @@ static const char issues_upsert_sql[] =
 	"  cover_date = EXCLUDED.cover_date, store_date = EXCLUDED.store_date,"
 	"  date_added = EXCLUDED.date_added, date_last_updated = EXCLUDED.date_last_updated,"
 	"  image_url = EXCLUDED.image_url, site_url = EXCLUDED.site_url, data = EXCLUDED.data,"
-	"  fetched_at = EXCLUDED.fetched_at";
+	"  fetched_at = EXCLUDED.fetched_at; "
+	"COMMIT";
 
 static void field_long(struct buf *row, long v)
 {
@@ -121,14 +124,16 @@ static void issue_row(struct buf *rows, const struct cv_issue *is)
 	db_copy_end_row(rows);
 }
 
-/* BEGIN, temp table, COPY: the common first half of every batch write. */
+/* BEGIN, temp table, COPY: the common first half of every batch write, in
+ * as few round trips as libpq allows (one script, then the COPY). */
 static int load(struct db *db, const char *temp_sql, const char *table, const struct buf *rows)
 {
 	char copy[96];
 	snprintf(copy, sizeof(copy), "COPY %s FROM STDIN", table);
-	if (db_begin(db))
-		return -1;
-	if (db_exec(db, temp_sql, 0, NULL) || db_copy_in(db, copy, buf_str(rows), rows->len)) {
+	char *begin = xasprintf("BEGIN; %s", temp_sql);
+	int ret = db_exec_script(db, begin);
+	free(begin);
+	if (ret || db_copy_in(db, copy, buf_str(rows), rows->len)) {
 		db_rollback(db);
 		return -1;
 	}
@@ -194,7 +199,7 @@ int pc_store_issues(struct pc_run *r, json_t *results)
 	int ret = 0;
 	if (rows.len) {
 		ret = load(r->db, issues_temp_sql, "pc_issues_in", &rows);
-		if (!ret && (db_exec(r->db, issues_upsert_sql, 0, NULL) || db_commit(r->db))) {
+		if (!ret && db_exec_script(r->db, issues_upsert_and_commit_sql)) {
 			db_rollback(r->db);
 			ret = -1;
 		}

@@ -6,7 +6,7 @@ plan 7
 db_create
 db_migrate
 # Tolerance: see 0060.
-start_fake http httpfake.py --min-interval 0.1 --tolerance 0.006
+start_fake http httpfake.py --min-interval 0.1 --tolerance 0.015
 
 pace() { # pace <path>: 25 requests on the shared bucket, each process on its own path
 	bg_jobrun debug-pace --provider fake --bucket shared --spacing 100ms --count 25 \
