@@ -23,7 +23,7 @@ elapsed=$(echo "$(now) - $start" | bc)
 is "$RC" 1 "Retry-After past the deadline: exit 1"
 is "$(result "$OUT" 'd["outcome"], d["attempts"]')" "rate_limited 1" "gave up rate limited after 1 attempt"
 like "$(result "$OUT" 'd["error"]')" '^GET /json: rate limited: HTTP 429; waiting 30\.0s to retry would pass the deadline \([0-9.]+s left\)' "the error says the wait would pass the deadline"
-check "it gave up early (took ${elapsed}s)" below "$elapsed" 3
+check "it gave up long before the 30 s wait (took ${elapsed}s)" below "$elapsed" 7
 is "$(stat 'd["requests"]')" 1 "no retry reached the server"
 
 # Backoff that does not fit either: 503s with a 1000 s base and a 2 s budget.
@@ -35,7 +35,7 @@ run_jobrun --max-runtime 2s debug-http --backoff 1000s --backoff-cap 1000s "$URL
 elapsed=$(echo "$(now) - $start" | bc)
 is "$(result "$OUT" 'd["outcome"]')" "gave_up" "503s and a short budget: gave up"
 like "$(result "$OUT" 'd["error"]')" 'HTTP 503; waiting [0-9.]+s to retry would pass the deadline' "the error says why"
-check "within the budget (took ${elapsed}s)" below "$elapsed" 3
+check "within the budget plus 5 s (took ${elapsed}s)" below "$elapsed" 7
 
 # A silent server and a 2 s budget: the attempt's timeout is clipped to the
 # deadline (JOBRUN_HTTP_TIMEOUT is 60 s by default).
@@ -46,7 +46,7 @@ run_jobrun --max-runtime 2s debug-http "$URL"
 elapsed=$(echo "$(now) - $start" | bc)
 is "$(result "$OUT" 'd["outcome"], d["attempts"]')" "stopped 1" "a hanging attempt ends at the deadline"
 like "$(result "$OUT" 'd["error"]')" '^GET /json: stopped \(deadline\) after 1 attempt: timed out' "the error says stopped by the deadline"
-check "it ended at the deadline (took ${elapsed}s)" below "$elapsed" 4
+check "it ended within 5 s of the deadline (took ${elapsed}s)" below "$elapsed" 7
 
 # SIGTERM in the middle of a request that would hang for 30 s.
 reset_fake

@@ -31,17 +31,17 @@ print(top)' "$LOG"
 # Eight URLs, four at a time, each answer slowed to 0.5 s: about 1 s in all.
 reset_fake
 fault '{"match":"/bucket/","kind":"slow","seconds":0.5,"count":8}'
-start=$(date +%s.%N)
 # shellcheck disable=SC2046
 run_jobrun debug-http --parallel 4 $(urls)
-elapsed=$(echo "$(date +%s.%N) - $start" | bc)
 is "$RC" 0 "--parallel 4 over 8 URLs: exit 0"
 is "$(lines_where 'd.get("outcome") == "done" and d["json_ok"]')" 8 "all eight are done with JSON"
 is "$(printf '%s\n' "$OUT" | tail -n 1)" '{"total_attempts":8,"rate_limited_calls":0}' "eight attempts in all"
 is "$(stat 'd["requests"]')" 8 "the server saw exactly eight requests"
 wait_for_line "$LOG" '"n": 8' 10
 is "$(max_in_flight)" 4 "never more than four in flight, and four at once"
-check "in parallel: 8 x 0.5 s took ${elapsed}s" test "$(echo "$elapsed < 3" | bc)" -eq 1
+# Judged on the server's clock: client start-up (valgrind) does not count.
+span=$(python3 -c 'import json,sys; e=[json.loads(l) for l in open(sys.argv[1])]; print("%.2f" % (max(x["t"]+x["dur"] for x in e) - min(x["t"] for x in e)))' "$LOG")
+check "in parallel: 8 x 0.5 s served in ${span}s" test "$(echo "$span < 3" | bc)" -eq 1
 is "$(stat 'sorted(d["by_bucket"])')" "['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h']" "every URL was requested"
 
 # Retries inside the batch: one URL fails twice, another is rate limited
