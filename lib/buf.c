@@ -43,6 +43,7 @@ void buf_grow(struct buf *b, size_t extra)
 		cap *= 2;
 	b->data = xrealloc(b->data, cap);
 	b->cap = cap;
+	b->data[b->len] = '\0'; /* a fresh allocation must read as "" at once */
 }
 
 void buf_add(struct buf *b, const void *data, size_t len)
