@@ -90,6 +90,16 @@ char *cv_sanitize_json(const char *body, size_t len, size_t *out_len, int *repla
 	*replaced = 0;
 	buf_grow(&out, len);
 	while (i < len) {
+		/* Most of a body is plain ASCII: copy such runs whole. */
+		size_t run = i;
+		while (run < len && (unsigned char)body[run] >= 0x01 && (unsigned char)body[run] < 0x80 &&
+		       body[run] != '"' && body[run] != '\\')
+			run++;
+		if (run > i) {
+			buf_add(&out, body + i, run - i);
+			i = run;
+			continue;
+		}
 		unsigned char c = (unsigned char)body[i];
 		if (in_string && c == '\\') {
 			i += copy_escape(&out, body + i, len - i, replaced);

@@ -292,14 +292,19 @@ void db_copy_field(struct buf *row, const char *value, bool first)
 		buf_adds(row, "\\N");
 		return;
 	}
-	for (const char *p = value; *p; p++) {
+	/* Bulk loads spend their time here: copy the runs between escapes whole. */
+	for (const char *p = value; *p;) {
+		size_t run = strcspn(p, "\\\t\n\r");
+		buf_add(row, p, run);
+		p += run;
 		switch (*p) {
 		case '\\': buf_adds(row, "\\\\"); break;
 		case '\t': buf_adds(row, "\\t"); break;
 		case '\n': buf_adds(row, "\\n"); break;
 		case '\r': buf_adds(row, "\\r"); break;
-		default: buf_addch(row, *p);
+		default: continue; /* end of the value */
 		}
+		p++;
 	}
 }
 
