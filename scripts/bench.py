@@ -31,11 +31,12 @@ def run(args, env=None, check=True):
     return wall, proc.returncode, out.decode()
 
 
-def run_rusage(args, env=None):
-    """Run jobrun and return (wall, exit code, stdout, rusage) via wait4."""
+def run_rusage(args, env=None, program=None):
+    """Run jobrun (or program) and return (wall, exit code, stdout, rusage) via wait4."""
+    program = program or JOBRUN
     start = time.perf_counter()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        pid = os.posix_spawn(JOBRUN, [JOBRUN] + args, env if env is not None else os.environ,
+        pid = os.posix_spawn(program, [program] + args, env if env is not None else os.environ,
                              file_actions=[(os.POSIX_SPAWN_DUP2, out.fileno(), 1),
                                            (os.POSIX_SPAWN_DUP2, err.fileno(), 2)])
         _, status, usage = os.wait4(pid, 0)
@@ -105,14 +106,17 @@ def figure(name, value, fmt="%.3f"):
 
 
 def bench_startup():
-    walls, rss = [], []
+    """jobrun --version, beside /bin/true: what spawning costs here at all."""
+    walls, rss, base = [], [], []
     for _ in range(100):
+        base.append(run_rusage([], program="/bin/true")[0])
         wall, _, _, usage = run_rusage(["--version"])
         walls.append(wall)
         rss.append(usage.ru_maxrss)
+    figure("startup.true.median_ms", statistics.median(base) * 1000)
     figure("startup.version.median_ms", statistics.median(walls) * 1000)
+    figure("startup.version.over_true_ms", (statistics.median(walls) - statistics.median(base)) * 1000)
     figure("startup.version.peak_rss_kib", max(rss), "%d")
-    return statistics.median(walls) * 1000
 
 
 def bench_noop(env):
