@@ -176,14 +176,18 @@ int limiter_before_send(void *ctx, const struct http_request *req, const struct 
 	if (spacing > 0 && !(age >= 0 && age <= rl_send_allowance(spacing))) {
 		l->exhausted = l->stopped = false;
 		l->respaced++;
-		log_info(age < 0 ? "rate slot for a re-send" : "rate slot missed before sending: taking another",
-			 LF_F("late_ms", age * 1000));
+		if (age < 0)
+			log_info("rate slot for a send without one (a re-send)");
+		else
+			log_info("rate slot missed before sending: taking another",
+				 LF_F("late_ms", age * 1000));
 		double cap = send->max_wait_s < l->max_wait_s ? send->max_wait_s : l->max_wait_s;
 		if (take_slot(l, b, n, age >= 0, cap, reason, reason_len))
 			return 1;
 	}
 	l->last_send_mono = clock_mono();
 	l->sent++;
+	log_debug("rate send", LF_I("mono_us", (long long)(l->last_send_mono * 1e6)));
 	return 0;
 }
 
