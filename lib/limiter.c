@@ -97,7 +97,7 @@ static int keep_own_spacing(struct limiter *l, double spacing)
 
 /* Retakes of one send before giving up on it: each is a new slot, so only a
  * machine too busy to send within a millisecond or two of any slot gets here. */
-#define MAX_RESPACE 8
+#define MAX_RESPACE 64
 
 /* A slot in every bucket, waited for, and a grant that returns within the
  * allowance of its slot: a later one would leave too close to whoever holds
@@ -110,7 +110,7 @@ static int take_slot(struct limiter *l, const struct rl_bucket *b, int n, bool r
 	double allowance = rl_send_allowance(spacing);
 	for (int tries = 0;; tries++) {
 		struct rl_take t;
-		int rc = respace ? ratelimit_respace(l->db, b, n, max_wait_s, &t)
+		int rc = respace ? ratelimit_respace(l->db, b, n, max_wait_s, l->unsent == 0, &t)
 				 : ratelimit_take(l->db, b, n, max_wait_s, &t);
 		if (rc) {
 			/* Sending without the shared state could break the provider's
@@ -127,14 +127,16 @@ static int take_slot(struct limiter *l, const struct rl_bucket *b, int n, bool r
 			return 1;
 		}
 		l->waited_s += t.waited_s;
+		l->granted++;
+		l->unsent++;
 		double late = t.late_s + (clock_mono() - settled);
 		if (spacing <= 0 || late <= allowance) {
-			l->granted++;
 			log_debug("rate slot granted", LF_F("waited_s", t.waited_s),
 				  LF_F("late_ms", late * 1000));
 			return 0;
 		}
 		l->respaced++;
+		l->unsent--; /* this one is given up */
 		log_info("rate slot missed: taking another", LF_F("late_ms", late * 1000),
 			 LF_F("allowed_ms", allowance * 1000));
 		if (tries + 1 >= MAX_RESPACE) {
@@ -173,6 +175,8 @@ int limiter_before_send(void *ctx, const struct http_request *req, const struct 
 		return 0;
 	double spacing = largest_spacing(b, n);
 	double age = send->granted_at >= 0 ? clock_mono() - send->granted_at : -1;
+	if (age >= 0 && l->unsent > 0)
+		l->unsent--; /* the attempt's grant: sent now, or given up for a new one */
 	if (spacing > 0 && !(age >= 0 && age <= rl_send_allowance(spacing))) {
 		l->exhausted = l->stopped = false;
 		l->respaced++;
@@ -184,6 +188,7 @@ int limiter_before_send(void *ctx, const struct http_request *req, const struct 
 		double cap = send->max_wait_s < l->max_wait_s ? send->max_wait_s : l->max_wait_s;
 		if (take_slot(l, b, n, age >= 0, cap, reason, reason_len))
 			return 1;
+		l->unsent--; /* the new slot is this send's */
 	}
 	l->last_send_mono = clock_mono();
 	l->sent++;

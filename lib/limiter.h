@@ -48,9 +48,13 @@ struct limiter {
 	bool exhausted;         /* the last refusal was a closed budget */
 	bool stopped;           /* the last refusal was the deadline or a signal */
 	double retry_in_s;      /* when exhausted: seconds until it reopens */
-	long long granted;      /* slots taken */
+	long long granted;      /* slots taken (granted - sent: slots missed and taken again) */
 	long long respaced;     /* slots taken again because a send would have left late */
 	long long sent;         /* requests that went out (stamped by before_send) */
+	int unsent;             /* slots granted and neither sent nor given up; an
+				 * attempt that failed before sending leaves one
+				 * here for good, which only disables the cheap
+				 * replacement of a missed slot (ratelimit_respace) */
 	long long blocks;       /* server answers turned into shared blocks */
 	double waited_s;        /* total time slept for slots */
 	double last_send_mono;  /* when this process's last request really left; 0: never */

@@ -148,8 +148,10 @@ static bool retryable(struct db *db)
 
 static const char take_sql[] = "SELECT granted, wait_s, limiting"
 				" FROM jobrun.rate_take($1::jsonb, $2::float8, $3::float8)";
-static const char respace_sql[] = "SELECT granted, wait_s, limiting"
-				   " FROM jobrun.rate_respace($1::jsonb, $2::float8, $3::float8)";
+static const char respace_sql[] = "SELECT granted, wait_s, limiting FROM"
+				   " jobrun.rate_respace($1::jsonb, $2::float8, $3::float8, false)";
+static const char respace_alone_sql[] = "SELECT granted, wait_s, limiting FROM"
+					 " jobrun.rate_respace($1::jsonb, $2::float8, $3::float8, true)";
 
 /* One call of jobrun.rate_take() or jobrun.rate_respace() (sql). */
 static int take_once(struct db *db, const char *sql, const char *buckets, double cap, double lead,
@@ -225,9 +227,9 @@ int ratelimit_take(struct db *db, const struct rl_bucket *b, int n, double max_w
 }
 
 int ratelimit_respace(struct db *db, const struct rl_bucket *b, int n, double max_wait_s,
-		      struct rl_take *out)
+		      bool alone, struct rl_take *out)
 {
-	return take_with(db, respace_sql, b, n, max_wait_s, out);
+	return take_with(db, alone ? respace_alone_sql : respace_sql, b, n, max_wait_s, out);
 }
 
 /* A negative cap never grants: the call only upserts and plans. */

@@ -51,9 +51,11 @@ int ratelimit_take(struct db *db, const struct rl_bucket *b, int n, double max_w
 		   struct rl_take *out);
 /* A new slot for a request whose slot went unused because the send would
  * have left too late (rl_send_allowance): spacing and blocks only, since the
- * windows counted the request with its first slot. Same answers. */
+ * windows counted the request with its first slot. `alone`: this connection
+ * holds no other slot not yet sent, so when the missed slot is still the last
+ * one reserved (by this connection) the new one may be now. Same answers. */
 int ratelimit_respace(struct db *db, const struct rl_bucket *b, int n, double max_wait_s,
-		      struct rl_take *out);
+		      bool alone, struct rl_take *out);
 /* Create the buckets' rows and warm this connection's plans without taking
  * anything, so that the first take is as quick as the rest (a slow first
  * answer would make its send late against another process's next slot). */

@@ -170,7 +170,7 @@ static void test_take_stopped_before_asking(void **state)
 	fc.now += 2; /* past the deadline: no database needed to say so */
 	assert_int_equal(ratelimit_take(NULL, &b, 1, 10, &t), 0);
 	assert_int_equal(t.outcome, RL_STOPPED);
-	assert_int_equal(ratelimit_respace(NULL, &b, 1, 10, &t), 0);
+	assert_int_equal(ratelimit_respace(NULL, &b, 1, 10, true, &t), 0);
 	assert_int_equal(t.outcome, RL_STOPPED);
 	assert_int_equal(t.limiting, -1);
 }
