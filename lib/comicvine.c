@@ -205,19 +205,22 @@ struct http_hooks comicvine_hooks(struct comicvine *cv, struct limiter *limiter)
 	return h;
 }
 
+/* <base>/<path>/[<resource>/]?api_key=…&format=json&<query>; query is
+ * already encoded. libcurl encodes the rest. */
 static char *build_url(const struct comicvine *cv, enum cv_path p, const char *resource,
 		       const char *query)
 {
-	struct buf url = BUF_INIT;
-	char *key = http_escape(cv->cfg.api_key ? cv->cfg.api_key : "");
-	buf_addf(&url, "%s/%s/", cv->cfg.base_url, path_segments[p]);
-	if (resource)
-		buf_addf(&url, "%s/", resource);
-	buf_addf(&url, "?api_key=%s&format=json", key);
-	if (query && *query)
-		buf_addf(&url, "&%s", query);
-	free(key);
-	return buf_detach(&url);
+	const char *segments[] = { path_segments[p], resource ? resource : "", resource ? "" : NULL,
+				   NULL };
+	const char *params[] = { "api_key", cv->cfg.api_key ? cv->cfg.api_key : "", "format", "json",
+				 NULL };
+	char *url = http_url_build(cv->cfg.base_url, segments, params, query);
+	/* base_url passed libcurl's own parser in comicvine_config_from_env. */
+	if (!url) {
+		fprintf(stderr, "jobrun: libcurl could not build a ComicVine URL (out of memory)\n");
+		abort();
+	}
+	return url;
 }
 
 static enum cv_result refused(struct comicvine *cv, enum cv_path p, const struct http_response *r,

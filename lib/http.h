@@ -137,7 +137,13 @@ double http_parse_date(const char *value);
 double http_backoff_delay(int attempt, double base, double cap, double rand01);
 /* The default class of a status: 2xx/3xx/4xx OK except 408/420/429/5xx. */
 enum http_class http_default_class(long status);
-/* Percent-encode a query component into a new string. */
-char *http_escape(const char *s);
+/* A URL built with libcurl's URL API: base (an http(s) URL; trailing slashes
+ * ignored), then each of the NULL-terminated path segments percent-encoded
+ * ("" as the last one gives a trailing slash), then the query pairs
+ * {name, value, …, NULL} percent-encoded, then encoded_query (already
+ * encoded, "a=1&b=2"; NULL for none) appended as is. A new string the caller
+ * frees; NULL when base is not a URL. */
+char *http_url_build(const char *base, const char *const *segments, const char *const *params,
+		     const char *encoded_query);
 
 #endif
