@@ -6,6 +6,7 @@
 #include "http.h"
 
 #include <curl/curl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,6 +83,29 @@ static void config_fill(struct http_config *dst, const struct http_config *src)
 		dst->backoff_cap_s = defaults.backoff_cap_s;
 	if (dst->retry_after_cap_s <= 0)
 		dst->retry_after_cap_s = defaults.retry_after_cap_s;
+}
+
+/* ------------------------------------------------------------------ process */
+
+int http_global_init(void)
+{
+	/* With CURLOPT_NOSIGNAL libcurl leaves SIGPIPE alone: a write to a
+	 * connection the server already closed would kill the process instead
+	 * of failing the attempt with EPIPE. */
+	signal(SIGPIPE, SIG_IGN);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return error("libcurl could not be initialized");
+	return 0;
+}
+
+void http_global_cleanup(void)
+{
+	curl_global_cleanup();
+}
+
+const char *http_library_version(void)
+{
+	return curl_version();
 }
 
 /* ------------------------------------------------------------------- client */

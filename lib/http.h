@@ -104,6 +104,13 @@ struct http_hooks {
 	void *ctx;
 };
 
+/* Once per process, before any client is made: libcurl's global state, and
+ * SIGPIPE ignored (libcurl runs with CURLOPT_NOSIGNAL). */
+int http_global_init(void);
+void http_global_cleanup(void);
+/* libcurl and its TLS library, e.g. "libcurl/7.88.1 OpenSSL/3.0.19 …". */
+const char *http_library_version(void);
+
 struct http_client;
 
 struct http_client *http_client_new(const struct http_config *cfg, const struct http_hooks *hooks);
