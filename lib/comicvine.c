@@ -60,8 +60,8 @@ int comicvine_config_from_env(struct comicvine_config *cfg, bool need_key)
 		cfg->api_key = config_get("COMICVINE_API_KEY");
 		redact_add(cfg->api_key);
 	}
-	cfg->user_agent = config_get("COMICVINE_USER_AGENT");
-	if (config_get_url("COMICVINE_API_URL", DEFAULT_URL, &cfg->base_url) ||
+	if (config_get_header_value("COMICVINE_USER_AGENT", &cfg->user_agent) ||
+	    config_get_url("COMICVINE_API_URL", DEFAULT_URL, &cfg->base_url) ||
 	    config_get_long("COMICVINE_HOURLY_LIMIT", 200, 1, 1000000, &cfg->hourly_limit) ||
 	    config_get_duration("COMICVINE_MIN_INTERVAL", 1.0, &cfg->min_interval_s) ||
 	    config_get_long("COMICVINE_DAILY_LIMIT", 0, 0, 100000000, &cfg->daily_limit) ||

@@ -44,7 +44,9 @@ static const struct http_config defaults = {
 int http_config_from_env(struct http_config *cfg)
 {
 	*cfg = defaults;
-	const char *ua = config_get("JOBRUN_USER_AGENT");
+	const char *ua;
+	if (config_get_header_value("JOBRUN_USER_AGENT", &ua))
+		return -1;
 	if (ua)
 		cfg->user_agent = ua;
 	if (config_get_duration("JOBRUN_HTTP_TIMEOUT", cfg->timeout_s, &cfg->timeout_s))
