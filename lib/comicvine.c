@@ -302,7 +302,7 @@ enum cv_result comicvine_get(struct comicvine *cv, enum cv_path p, const char *r
 		result = refused(cv, p, &resp, err, errlen);
 	else {
 		snprintf(err, errlen, "%s", resp.error);
-		result = CV_FAILED;
+		result = resp.config_error ? CV_CONFIG : CV_FAILED;
 	}
 	http_response_release(&resp);
 	return result;

@@ -87,6 +87,8 @@ struct http_response {
 	int attempts;             /* attempts this request made */
 	double retry_after_s;     /* last server-requested wait, -1 when none */
 	char error[512];          /* redacted, lowercase, names what failed; "" on success */
+	bool config_error;        /* the failure is jobrun's configuration (an https URL at a
+				   * plain-HTTP port): no retry can fix it; exit 78 */
 };
 
 struct http_hooks {
