@@ -4,13 +4,12 @@
  * Each command lives in cmd/cmd-<name>.c and is listed once below, in the
  * order `jobrun --help` shows them.
  */
-#include <curl/curl.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "commands.h"
-#include "config.h"
 #include "deadline.h"
+#include "http.h"
 #include "log.h"
 #include "options.h"
 #include "runs.h"
@@ -132,34 +131,21 @@ static int help_command(const char *name)
 
 static void print_version(void)
 {
-	printf("jobrun %s (%s)\n", JOBRUN_VERSION, curl_version());
+	printf("jobrun %s (%s)\n", JOBRUN_VERSION, http_library_version());
 }
 
 int main(int argc, char **argv)
 {
 	struct global_options g = { 0 };
-	int i = 1;
 	/* Global options before the command; the command's parser takes the
-	 * ones after it. */
-	for (; i < argc && argv[i][0] == '-'; i++) {
-		const char *a = argv[i];
-		if (!strcmp(a, "--version"))
-			return print_version(), EXIT_OK;
-		if (!strcmp(a, "-h") || !strcmp(a, "--help"))
-			return print_help(), EXIT_OK;
-		if (!strcmp(a, "--json"))
-			g.json = true;
-		else if (!strcmp(a, "-v") || !strcmp(a, "--verbose"))
-			g.verbosity++;
-		else if (!strcmp(a, "-q") || !strcmp(a, "--quiet"))
-			g.verbosity--;
-		else if (!strcmp(a, "--max-runtime") && i + 1 < argc) {
-			if (parse_duration(argv[++i], &g.max_runtime_s))
-				return usage_error(main_usage, "--max-runtime: invalid duration '%s'", argv[i]);
-			g.max_runtime_set = true;
-		} else
-			return usage_error(main_usage, "unknown option '%s'", a);
-	}
+	 * ones after it, with the same rules. */
+	int i = parse_global_options(argc, argv, &g, main_usage);
+	if (i == OPTIONS_VERSION)
+		return print_version(), EXIT_OK;
+	if (i == OPTIONS_HELP)
+		return print_help(), EXIT_OK;
+	if (i < 0)
+		return EXIT_USAGE;
 	if (i >= argc) {
 		fputs(main_usage, stderr);
 		return EXIT_USAGE;
@@ -172,8 +158,9 @@ int main(int argc, char **argv)
 	const struct command *c = command_find(name);
 	if (!c)
 		return unknown_command(name);
-	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (http_global_init())
+		return EXIT_FAILED;
 	int code = c->run(argc - i, argv + i, &g);
-	curl_global_cleanup();
+	http_global_cleanup();
 	return code;
 }

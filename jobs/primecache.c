@@ -68,6 +68,7 @@ static bool setback(struct pc_run *r, enum cv_result res, const char *err)
 {
 	switch (res) {
 	case CV_BAD_KEY:
+	case CV_CONFIG:
 		r->fatal = true;
 		config_error("%s", err);
 		return false;

@@ -79,6 +79,7 @@ enum cv_result {
 	CV_BAD_KEY,      /* 100: fatal */
 	CV_STOPPED,      /* deadline or signal */
 	CV_FAILED,       /* this request failed; others may work */
+	CV_CONFIG,       /* the configuration is wrong (the URL's scheme): fatal, exit 78 */
 };
 
 struct cv_page {

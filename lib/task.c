@@ -53,6 +53,12 @@ enum task_start task_begin(struct task *t, const struct task_options *opt)
 	snprintf(t->lock_key, sizeof(t->lock_key), "%s", opt->lock_key ? opt->lock_key : opt->job);
 	log_set_context(opt->job, 0);
 
+	/* Every setting is checked before the lock is taken and the run
+	 * recorded: a typo in JOBRUN_HTTP_* must not leave a failed run behind.
+	 * task_http() reads the same environment again. */
+	struct http_config http_cfg;
+	if (http_config_from_env(&http_cfg))
+		return TASK_FAILED;
 	if (open_db(&t->db) || check_schema(t->db) || db_try_lock(t->db, t->lock_key, &t->locked))
 		return TASK_FAILED;
 	if (!t->locked)
