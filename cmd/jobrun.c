@@ -8,6 +8,9 @@
 #include <string.h>
 
 #include "commands.h"
+#include "job.h"
+#include "primecache.h"
+#include "prune.h"
 #include "deadline.h"
 #include "http.h"
 #include "log.h"
@@ -15,19 +18,21 @@
 #include "runs.h"
 #include "task.h"
 
-#define ENTRY(n, cmdname, sum) { cmdname, sum, usage_##n, cmd_##n, false }
-#define HIDDEN(n, cmdname, sum) { cmdname, sum, usage_##n, cmd_##n, true }
+#define ENTRY(n, cmdname, sum) { cmdname, sum, usage_##n, cmd_##n, false, NULL }
+#define HIDDEN(n, cmdname, sum) { cmdname, sum, usage_##n, cmd_##n, true, NULL }
+/* A registered job: its summary comes from the registry (jobs/registry.c). */
+#define JOB(n) { #n, NULL, usage_##n, cmd_##n, false, &n##_job }
 
 const struct command commands[] = {
-	ENTRY(primecache, "primecache", "prime the ComicVine cache within its rate limits"),
+	JOB(primecache),
 	ENTRY(migrate, "migrate", "apply the database schema (Procfile release phase)"),
 	ENTRY(runs, "runs", "show run history"),
-	ENTRY(prune, "prune", "delete old run records"),
+	JOB(prune),
 	ENTRY(doctor, "doctor", "check configuration, database, schema and providers"),
 	HIDDEN(debug_http, "debug-http", "send requests through lib/http (tests)"),
 	HIDDEN(debug_pace, "debug-pace", "send paced requests through the rate limiter (tests)"),
 	HIDDEN(debug_work, "debug-work", "a job that only waits, for lock and signal tests"),
-	{ NULL, NULL, NULL, NULL, false },
+	{ NULL, NULL, NULL, NULL, false, NULL },
 };
 
 static const char main_usage[] =
@@ -94,7 +99,7 @@ static void print_help(void)
 	       main_usage);
 	for (const struct command *c = commands; c->name; c++)
 		if (!c->hidden)
-			printf("  %-12s %s\n", c->name, c->summary);
+			printf("  %-12s %s\n", c->name, c->job ? c->job->summary : c->summary);
 	printf("\nGlobal options (before or after the command):\n"
 	       "  --json             print one JSON summary object on stdout (logs go to stderr)\n"
 	       "  -v, --verbose      more logging (debug); JOBRUN_LOG_LEVEL sets the base level\n"

@@ -1,5 +1,6 @@
 #include "task.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,22 +60,56 @@ enum task_start task_begin(struct task *t, const struct task_options *opt)
 	struct http_config http_cfg;
 	if (http_config_from_env(&http_cfg))
 		return TASK_FAILED;
-	if (open_db(&t->db) || check_schema(t->db) || db_try_lock(t->db, t->lock_key, &t->locked))
+	if (open_db(&t->db) || check_schema(t->db))
 		return TASK_FAILED;
-	if (!t->locked)
-		return skip(t);
+	if (!opt->own_locks) {
+		if (db_try_lock(t->db, t->lock_key, &t->locked))
+			return TASK_FAILED;
+		if (!t->locked)
+			return skip(t);
+	}
 	if (runs_begin(t->db, &t->run, opt->job, t->lock_key, t->opt.args))
 		return TASK_FAILED;
 	t->started = true;
 	log_set_context(opt->job, t->run.id);
 
 	long long abandoned = 0;
-	if (runs_mark_abandoned(t->db, t->lock_key, t->run.id, &abandoned))
+	if (runs_hold(t->db, &t->run) ||
+	    runs_mark_abandoned(t->db, t->lock_key, opt->job, t->run.id, &abandoned))
 		return TASK_FAILED;
 	if (abandoned)
 		log_warn("marked runs of a dead process abandoned", LF_I("count", abandoned));
 	log_info("run started", LF_B("dry_run", opt->dry_run));
 	return TASK_STARTED;
+}
+
+int task_lock(struct task *t, const char *key)
+{
+	if (t->n_locks >= TASK_MAX_LOCKS)
+		return error("too many locks in one run (at most %d)", TASK_MAX_LOCKS);
+	bool acquired;
+	if (db_try_lock(t->db, key, &acquired))
+		return -1;
+	if (!acquired) {
+		log_warn("another instance holds the lock", LF_S("lock", key));
+		return 1;
+	}
+	t->n_locks++;
+	return 0;
+}
+
+void task_problem(struct task *t, const char *fmt, ...)
+{
+	char raw[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
+	va_end(ap);
+	char *safe = redact_string(raw);
+	log_warn("problem", LF_S("error", safe));
+	if (!t->problems++)
+		snprintf(t->problem, sizeof(t->problem), "%s", safe);
+	free(safe);
 }
 
 struct http_client *task_http(struct task *t, const struct http_hooks *hooks)
@@ -159,6 +194,10 @@ enum run_status task_end(struct task *t, enum run_status status, const char *err
 	enum stop_reason reason = deadline_reason();
 	if (reason != STOP_NONE)
 		json_object_set_new(t->run.summary, "stopped_by", json_string(deadline_reason_name(reason)));
+	if (t->problems)
+		json_object_set_new(t->run.summary, "problems", json_integer(t->problems));
+	if (!err && status != RUN_SUCCEEDED && t->problems)
+		err = t->problem;
 	if (runs_finish(t->db, &t->run, status, err))
 		log_error("could not finish the run record", LF_I("run", t->run.id));
 	log_progress_done();
