@@ -23,6 +23,7 @@ import signal
 import ssl
 import sys
 import time
+import warnings
 
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
@@ -31,9 +32,9 @@ class Recorder:
     def __init__(self, args):
         self.args = args
         self.n = 0
-        self.auth_user, self.auth_password = (None, None)
+        self.login, self.secret = (None, None)
         if args.auth:
-            self.auth_user, _, self.auth_password = args.auth.partition(":")
+            self.login, _, self.secret = args.auth.partition(":")
         if args.maildir:
             os.makedirs(args.maildir, exist_ok=True)
 
@@ -96,11 +97,12 @@ class Recorder:
 
     def authenticate(self, server, session, envelope, mechanism, auth_data):
         ok = (isinstance(auth_data, LoginPassword)
-              and auth_data.login.decode() == self.auth_user
-              and auth_data.password.decode() == self.auth_password)
+              and auth_data.login.decode() == self.login
+              and auth_data.password.decode() == self.secret)
         if not ok:
             self.log({"event": "auth_failed", "mechanism": mechanism})
-        return AuthResult(success=ok)
+        # handled=False: aiosmtpd then answers the failure (535) itself.
+        return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
 
 
 def tls_context(cert, key):
@@ -130,6 +132,8 @@ def main():
     # The HTTP fakes' common options, accepted so start_fake-style callers work.
     p.add_argument("--tolerance", type=float, default=0)
     args = p.parse_args()
+    # AUTH without TLS is what the loopback tests want; aiosmtpd warns.
+    warnings.filterwarnings("ignore", "Requiring AUTH while not requiring TLS")
 
     rec = Recorder(args)
     starttls_ctx = tls_context(*args.starttls) if args.starttls else None
