@@ -144,7 +144,7 @@ struct mail_envelope {
 	const struct mail_addrs *to;
 	double date;                 /* wall seconds */
 	const char *message_id;      /* "<…@…>" */
-	const char *boundary;        /* for multipart; must not need quoting */
+	const char *boundary;        /* for multipart: no quotes, no white space */
 };
 
 /* The whole message, headers and body, CRLF throughout. -1 (with why) when an

@@ -6,7 +6,7 @@
 # CURL_CA_BUNDLE; implicit TLS; servers that refuse or drop; exit codes; and no
 # password in any output.
 . "$(dirname "$0")/lib.sh"
-plan 51
+plan 52
 # aiosmtpd is Debian's package: only Debian's python imports it.
 PY=/usr/bin/python3
 $PY -c 'import aiosmtpd' 2>/dev/null ||
@@ -16,7 +16,8 @@ db_migrate
 
 SMTP_USER=mailer
 SMTP_PASS=smtp-pass-canary-4242
-T_SECRETS="$T_SECRETS $SMTP_PASS"
+# The password, and the AUTH PLAIN line that carries it on the wire.
+T_SECRETS="$T_SECRETS $SMTP_PASS $(printf '\0%s\0%s' "$SMTP_USER" "$SMTP_PASS" | base64 -w0)"
 export ADMIN_EMAIL="ops@example.com, dev@example.org"
 unset SMTP_URL MAIL_FROM MAILGUN_SMTP_SERVER SENDGRID_USERNAME CURL_CA_BUNDLE SSL_CERT_FILE SSL_CERT_DIR
 
@@ -57,6 +58,7 @@ run_jobrun doctor --mail
 is "$RC" 0 "doctor --mail exits 0 when the message is delivered"
 like "$(mail_line)" "^ok +mail \\(test message\\) +sent to 2 of 2 recipients via 127\\.0\\.0\\.1:$PLAIN_PORT \\(plain\\)" \
 	"its line says where it went"
+is "$ERR" "" "nothing on stderr: libcurl's dialogue (AUTH included) is never printed"
 is "$(received plain)" 1 "the server received one message"
 is "$(logged plain 'e["rcpt_tos"]')" "['ops@example.com', 'dev@example.org']" "addressed to both ADMIN_EMAIL recipients"
 is "$(logged plain 'e["auth_user"]')" "$SMTP_USER" "after AUTH as the SMTP_URL user"
