@@ -11,15 +11,17 @@
 #include "db.h"
 #include "http.h"
 #include "log.h"
+#include "mail.h"
 #include "migrate.h"
 #include "options.h"
 #include "providers.h"
 
 const char usage_doctor[] =
-	"usage: jobrun doctor [--online]\n"
+	"usage: jobrun doctor [--online] [--mail]\n"
 	"\n"
 	"Check configuration, database reachability and schema version.\n"
 	"  --online   also send one cheap authenticated request to each configured provider\n"
+	"  --mail     also send a test message to ADMIN_EMAIL (verify email delivery)\n"
 	"Exit 0 when every line is ok or a warning, 78 when configuration is wrong, else 1.\n";
 
 struct checklist {
@@ -98,10 +100,22 @@ static void check_online(struct checklist *c)
 	}
 }
 
+/* The configuration is read here, so a malformed SMTP_URL counts as one. */
+static void check_mail(struct checklist *c)
+{
+	char detail[600];
+	error_clear();
+	int rc = mail_send_test(detail, sizeof(detail));
+	line(c, rc ? "FAIL" : "ok", "mail (test message)", detail);
+	if (rc && error_last_kind() == ERR_CONFIG)
+		c->config_failed++;
+}
+
 int cmd_doctor(int argc, char **argv, struct global_options *g)
 {
-	bool online = false;
-	const struct opt opts[] = { OPT_FLAG("online", 0, &online), OPT_TABLE_END };
+	bool online = false, mail = false;
+	const struct opt opts[] = { OPT_FLAG("online", 0, &online), OPT_FLAG("mail", 0, &mail),
+				    OPT_TABLE_END };
 	int n = parse_options(argc, argv, opts, g, usage_doctor);
 	if (n < 0)
 		return options_exit_code(n);
@@ -114,6 +128,8 @@ int cmd_doctor(int argc, char **argv, struct global_options *g)
 	check_database(&c);
 	if (online)
 		check_online(&c);
+	if (mail)
+		check_mail(&c);
 	if (c.config_failed)
 		return EXIT_CONFIG;
 	return c.failed ? EXIT_FAILED : EXIT_OK;
