@@ -257,7 +257,6 @@ int db_open(struct db **out, double statement_timeout_s)
 	char options[64];
 	*out = NULL;
 
-	redact_add(config_get("PGPASSWORD"));
 	if (url) {
 		if (url_facts(url, &local, &has_sslmode))
 			return -1;
