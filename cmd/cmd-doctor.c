@@ -104,6 +104,8 @@ static void check_schema(struct checklist *c, struct db *db)
 	snprintf(detail, sizeof(detail), "version %d of %d%s", current, latest,
 		 current < latest ? ": run 'jobrun migrate'" : "");
 	line(c, current == latest ? "ok" : "FAIL", "schema", detail);
+	if (current == 0)
+		return; /* nothing applied, nothing to look for */
 	struct buf missing = BUF_INIT;
 	int n = migrate_check_objects(db, current, list_missing, &missing);
 	if (n < 0) {
