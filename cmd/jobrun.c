@@ -86,7 +86,11 @@ int command_start_task(struct task *t, struct task_options *to, int *code)
 	to->args = NULL;
 	if (start == TASK_STARTED)
 		return 0;
-	*code = start == TASK_SKIPPED ? EXIT_SKIPPED : exit_code_for_error();
+	/* A signal that cut a database wait short is a stop, not a failure. */
+	bool signalled = deadline_reason() == STOP_SIGTERM || deadline_reason() == STOP_SIGINT;
+	*code = start == TASK_SKIPPED ? EXIT_SKIPPED
+		: signalled	      ? exit_code_for_run(RUN_INTERRUPTED)
+				      : exit_code_for_error();
 	task_end(t, start == TASK_SKIPPED ? RUN_SKIPPED : RUN_FAILED,
 		 start == TASK_SKIPPED ? NULL : error_last());
 	return -1;

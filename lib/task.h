@@ -50,6 +50,12 @@ struct task {
 
 enum task_start { TASK_STARTED, TASK_SKIPPED, TASK_FAILED };
 
+/* Server-side statement_timeout of a task's connections when
+ * JOBRUN_STATEMENT_TIMEOUT is unset. */
+#define TASK_DEFAULT_STATEMENT_TIMEOUT_S 120.0
+/* JOBRUN_STATEMENT_TIMEOUT, else the default; config_error() when malformed. */
+int task_statement_timeout(double *out);
+
 enum task_start task_begin(struct task *t, const struct task_options *opt);
 /* The task's http client, created on first use with config from the
  * environment and the given hooks (borrowed for the task's life). NULL on a
@@ -58,9 +64,12 @@ struct http_client *task_http(struct task *t, const struct http_hooks *hooks);
 /* The limiter connection, opened on first use. */
 struct db *task_rl_db(struct task *t);
 /* Finish: status, error (may be NULL), metrics, summary; release everything.
- * A run that ends partial, failed or interrupted without an error of its
- * own records the first task_problem() instead. Returns the status it
- * recorded. */
+ * Returns the status it recorded, which differs from `status` in two cases:
+ * a job that failed because a database wait was cancelled by a stop was
+ * interrupted; a run whose work connection was lost failed (the record is
+ * then written on a new connection, the error naming the lost one). A run
+ * that ends partial, failed or interrupted without an error of its own
+ * records the first task_problem() instead. */
 enum run_status task_end(struct task *t, enum run_status status, const char *error);
 
 /* A problem that does not end the run by itself (a request given up after
