@@ -12,7 +12,7 @@ db_migrate
 # work connection; the limiter's holds none), and wait until it is gone.
 kill_work_session() {
 	local pid
-	pid=$(psql_q "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted
+	pid=$(psql_q "SELECT DISTINCT pid FROM pg_locks WHERE locktype = 'advisory' AND granted
 		AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")
 	[ -n "$pid" ] || return 1
 	[ "$(psql_q "SELECT pg_terminate_backend($pid)")" = t ] || return 1
