@@ -137,12 +137,6 @@ wait_for_line() { # wait_for_line <file> <regex> [seconds]
 # count_lines <file> <regex>: how many lines match (0 when the file is absent).
 count_lines() { grep -Ec -- "$2" "$1" 2>/dev/null || true; }
 
-# Wait (bounded) until at least <n> lines of a file match a regex.
-wait_for_count() { # wait_for_count <file> <regex> <n> [seconds]
-	wait_until "${4:-20}" _count_at_least "$1" "$2" "$3"
-}
-_count_at_least() { [ "$(count_lines "$1" "$2")" -ge "$3" ]; }
-
 # Wait for a process to exit; sets WAIT_RC.
 wait_exit() { # wait_exit <pid>
 	wait "$1"
