@@ -338,6 +338,7 @@ class FakeServer(ThreadingHTTPServer):
         self.log_lock = threading.Lock()
         self.log_file = open(args.log, "a", encoding="utf-8") if args.log else None
         self.connections = 0
+        self.in_progress = 0           # API requests taken but not yet logged
         self.conn_lock = threading.Lock()
         self.personality = personality_class(args, self)
         for spec in args.faults:
@@ -361,6 +362,7 @@ class FakeServer(ThreadingHTTPServer):
         stats["faults_pending"] = self.faults.outstanding()
         stats["faults_fired"] = self.faults.fired
         stats["connections"] = self.connections
+        stats["in_progress"] = self.in_progress
         return stats
 
     def reset(self):
@@ -427,6 +429,18 @@ class FakeHandler(BaseHTTPRequestHandler):
             self.rfile.readline()
 
     def serve_api(self, body):
+        """Count the request as in progress until its log line is written:
+        tests wait for in_progress 0 before they read the log."""
+        server = self.server
+        with server.conn_lock:
+            server.in_progress += 1
+        try:
+            self.serve_counted(body)
+        finally:
+            with server.conn_lock:
+                server.in_progress -= 1
+
+    def serve_counted(self, body):
         server = self.server
         personality = server.personality
         path = urlsplit(self.path).path
