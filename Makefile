@@ -8,8 +8,14 @@ PKGS := libcurl jansson libpq
 OPT ?= -O2 -g
 WARN := -std=c11 -Wall -Wextra -Werror -Wformat=2 -Wvla
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
-CPPFLAGS += -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DJOBRUN_VERSION='"$(VERSION)"' \
-	-Ilib -Icmd -Ijobs -Ibuild/gen
+CPPFLAGS += -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DJOBRUN_VERSION='"$(VERSION)"'
+# Dependencies point cmd -> jobs -> lib: each layer sees only the headers it
+# may use, so an include the wrong way fails to build. The generated
+# migration table is part of lib; tests see everything they test.
+LAYER_INC = -Ilib
+OBJ_ROOTS := build/obj build/asan/obj build/fuzz/obj
+$(foreach r,$(OBJ_ROOTS),$(r)/jobs/%.o): LAYER_INC = -Ijobs -Ilib
+$(foreach r,$(OBJ_ROOTS),$(r)/cmd/%.o $(r)/test/%.o): LAYER_INC = -Icmd -Ijobs -Ilib
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS = $(shell pkg-config --libs $(PKGS)) -lm
 
@@ -43,12 +49,12 @@ $(GEN): scripts/embed-sql $(SQL)
 build/obj/%.o: %.c
 	@mkdir -p $(@D)
 	@echo "  CC      $<"
-	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(OPT) $(PKG_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(Q)$(CC) $(CPPFLAGS) $(LAYER_INC) $(WARN) $(OPT) $(PKG_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
 build/asan/obj/%.o: %.c
 	@mkdir -p $(@D)
 	@echo "  CC/SAN  $<"
-	$(Q)$(CC) $(CPPFLAGS) $(WARN) -O1 -g $(SAN) $(PKG_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(Q)$(CC) $(CPPFLAGS) $(LAYER_INC) $(WARN) -O1 -g $(SAN) $(PKG_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
 build/jobrun: $(REL_OBJ)
 	$(CC) $(OPT) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
@@ -104,7 +110,7 @@ FUZZ_LIB_OBJ := $(patsubst %.c,build/fuzz/obj/%.o,$(LIB_SRC) $(GEN))
 build/fuzz/obj/%.o: %.c
 	@mkdir -p $(@D)
 	@echo "  CC/FUZZ $<"
-	$(Q)clang $(CPPFLAGS) $(WARN) -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link $(PKG_CFLAGS) -c $< -o $@
+	$(Q)clang $(CPPFLAGS) $(LAYER_INC) $(WARN) -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link $(PKG_CFLAGS) -c $< -o $@
 
 build/fuzz/%: build/fuzz/obj/test/fuzz/%.o $(FUZZ_LIB_OBJ)
 	clang -g $(FUZZ_SAN) -fsanitize=fuzzer $^ $(PKG_LIBS) -o $@

@@ -118,6 +118,7 @@ static void setback(struct pc_run *r, enum cv_result res, const char *err)
 {
 	switch (res) {
 	case CV_BAD_KEY:
+	case CV_CONFIG:
 		r->fatal = true;
 		config_error("%s", err);
 		break;

@@ -60,8 +60,8 @@ int comicvine_config_from_env(struct comicvine_config *cfg, bool need_key)
 		cfg->api_key = config_get("COMICVINE_API_KEY");
 		redact_add(cfg->api_key);
 	}
-	cfg->user_agent = config_get("COMICVINE_USER_AGENT");
-	if (config_get_url("COMICVINE_API_URL", DEFAULT_URL, &cfg->base_url) ||
+	if (config_get_header_value("COMICVINE_USER_AGENT", &cfg->user_agent) ||
+	    config_get_url("COMICVINE_API_URL", DEFAULT_URL, &cfg->base_url) ||
 	    config_get_long("COMICVINE_HOURLY_LIMIT", 200, 1, 1000000, &cfg->hourly_limit) ||
 	    config_get_duration("COMICVINE_MIN_INTERVAL", 1.0, &cfg->min_interval_s) ||
 	    config_get_long("COMICVINE_DAILY_LIMIT", 0, 0, 100000000, &cfg->daily_limit) ||
@@ -200,19 +200,22 @@ struct http_hooks comicvine_hooks(struct comicvine *cv, struct limiter *limiter)
 	return h;
 }
 
+/* <base>/<path>/[<resource>/]?api_key=…&format=json&<query>; query is
+ * already encoded. libcurl encodes the rest. */
 static char *build_url(const struct comicvine *cv, enum cv_path p, const char *resource,
 		       const char *query)
 {
-	struct buf url = BUF_INIT;
-	char *key = http_escape(cv->cfg.api_key ? cv->cfg.api_key : "");
-	buf_addf(&url, "%s/%s/", cv->cfg.base_url, path_segments[p]);
-	if (resource)
-		buf_addf(&url, "%s/", resource);
-	buf_addf(&url, "?api_key=%s&format=json", key);
-	if (query && *query)
-		buf_addf(&url, "&%s", query);
-	free(key);
-	return buf_detach(&url);
+	const char *segments[] = { path_segments[p], resource ? resource : "", resource ? "" : NULL,
+				   NULL };
+	const char *params[] = { "api_key", cv->cfg.api_key ? cv->cfg.api_key : "", "format", "json",
+				 NULL };
+	char *url = http_url_build(cv->cfg.base_url, segments, params, query);
+	/* base_url passed libcurl's own parser in comicvine_config_from_env. */
+	if (!url) {
+		fprintf(stderr, "jobrun: libcurl could not build a ComicVine URL (out of memory)\n");
+		abort();
+	}
+	return url;
 }
 
 static enum cv_result refused(struct comicvine *cv, enum cv_path p, const struct http_response *r,
@@ -302,7 +305,7 @@ enum cv_result comicvine_get(struct comicvine *cv, enum cv_path p, const char *r
 		result = refused(cv, p, &resp, err, errlen);
 	else {
 		snprintf(err, errlen, "%s", resp.error);
-		result = CV_FAILED;
+		result = resp.config_error ? CV_CONFIG : CV_FAILED;
 	}
 	http_response_release(&resp);
 	return result;

@@ -82,6 +82,7 @@ enum cv_result {
 			  * answer); others may work */
 	CV_CUT_OFF,      /* this request failed and --limit left no attempt for its
 			  * retry: a failed request, and every path is stopped */
+	CV_CONFIG,       /* the configuration is wrong (the URL's scheme): fatal, exit 78 */
 };
 
 struct cv_page {
