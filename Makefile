@@ -21,6 +21,10 @@ PKG_LIBS = $(shell pkg-config --libs $(PKGS)) -lm
 
 LIB_SRC := $(sort $(wildcard lib/*.c jobs/*.c))
 CMD_SRC := $(sort $(wildcard cmd/*.c))
+# The test helper (test/helper/test-tool.c, as git's t/helper): the commands
+# only tests and benchmarks need, linked against every cmd/ object but
+# jobrun's main, so build/jobrun does not contain them.
+HELPER_SRC := $(sort $(wildcard test/helper/*.c)) $(filter-out cmd/jobrun.c,$(CMD_SRC))
 SQL := $(sort $(wildcard lib/sql/*.sql))
 UNIT_SRC := $(sort $(wildcard test/unit/test_*.c))
 GEN := build/gen/migrations.c
@@ -30,6 +34,8 @@ Q := $(if $(V),,@)
 REL_OBJ := $(patsubst %.c,build/obj/%.o,$(LIB_SRC) $(CMD_SRC) $(GEN))
 ASAN_LIB_OBJ := $(patsubst %.c,build/asan/obj/%.o,$(LIB_SRC) $(GEN))
 ASAN_OBJ := $(ASAN_LIB_OBJ) $(patsubst %.c,build/asan/obj/%.o,$(CMD_SRC))
+HELPER_OBJ := $(patsubst %.c,build/obj/%.o,$(LIB_SRC) $(HELPER_SRC) $(GEN))
+ASAN_HELPER_OBJ := $(ASAN_LIB_OBJ) $(patsubst %.c,build/asan/obj/%.o,$(HELPER_SRC))
 UNIT_BIN := $(patsubst test/unit/%.c,build/asan/unit/%,$(UNIT_SRC))
 
 .PHONY: all test check unit e2e check-e2e demo bench valgrind install clean deps asan fuzz
@@ -62,11 +68,17 @@ build/jobrun: $(REL_OBJ)
 build/asan/jobrun: $(ASAN_OBJ)
 	$(CC) -g $(SAN) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
 
+build/test-tool: $(HELPER_OBJ)
+	$(CC) $(OPT) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
+
+build/asan/test-tool: $(ASAN_HELPER_OBJ)
+	$(CC) -g $(SAN) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
+
 build/asan/unit/%: build/asan/obj/test/unit/%.o $(ASAN_LIB_OBJ)
 	@mkdir -p $(@D)
 	$(CC) -g $(SAN) $(LDFLAGS) $^ $(PKG_LIBS) -lcmocka -o $@
 
-asan: build/asan/jobrun
+asan: build/asan/jobrun build/asan/test-tool
 
 # `make test` is what CI and a new user run: dependencies first, then a
 # fresh make so pkg-config sees the libraries it just installed.
@@ -78,16 +90,17 @@ check: unit e2e
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
-e2e: build/asan/jobrun
-	JOBRUN=$(CURDIR)/build/asan/jobrun scripts/test-e2e
+e2e: build/asan/jobrun build/asan/test-tool
+	JOBRUN=$(CURDIR)/build/asan/jobrun TEST_TOOL=$(CURDIR)/build/asan/test-tool scripts/test-e2e
 
 # One end-to-end test: make check-e2e T=test/t/0010-migrate.sh
-check-e2e: build/asan/jobrun
-	JOBRUN=$(CURDIR)/build/asan/jobrun scripts/test-e2e $(T)
+check-e2e: build/asan/jobrun build/asan/test-tool
+	JOBRUN=$(CURDIR)/build/asan/jobrun TEST_TOOL=$(CURDIR)/build/asan/test-tool scripts/test-e2e $(T)
 
 valgrind: deps
-	@$(MAKE) --no-print-directory build/jobrun
-	JOBRUN=$(CURDIR)/build/jobrun JOBRUN_WRAPPER="valgrind -q --error-exitcode=99 \
+	@$(MAKE) --no-print-directory build/jobrun build/test-tool
+	JOBRUN=$(CURDIR)/build/jobrun TEST_TOOL=$(CURDIR)/build/test-tool \
+	  JOBRUN_WRAPPER="valgrind -q --error-exitcode=99 \
 	  --leak-check=full --errors-for-leak-kinds=definite,indirect \
 	  --show-leak-kinds=definite,indirect --suppressions=$(CURDIR)/test/valgrind.supp" \
 	  scripts/test-e2e $(T)
@@ -97,7 +110,7 @@ demo: deps
 	scripts/demo
 
 bench: deps
-	@$(MAKE) --no-print-directory build/jobrun
+	@$(MAKE) --no-print-directory build/jobrun build/test-tool
 	scripts/bench
 
 # Fuzzing (clang, libFuzzer): every parser of outside input, FUZZ_SECONDS

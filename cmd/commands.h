@@ -37,7 +37,7 @@ struct command {
 	const char *summary; /* one line for `jobrun --help` */
 	const char *usage;   /* full text for `jobrun help CMD` */
 	int (*run)(int argc, char **argv, struct global_options *g);
-	bool hidden;         /* test/debug commands, not listed */
+	bool hidden;         /* not listed by --help */
 	const struct job *job; /* the registry entry a job command runs; NULL for the rest */
 };
 
@@ -67,8 +67,5 @@ DECLARE_COMMAND(runs);
 DECLARE_COMMAND(prune);
 DECLARE_COMMAND(doctor);
 DECLARE_COMMAND(primecache);
-DECLARE_COMMAND(debug_http);
-DECLARE_COMMAND(debug_pace);
-DECLARE_COMMAND(debug_work);
 
 #endif

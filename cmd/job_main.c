@@ -4,6 +4,10 @@
  * lock and run record, the error captured before the task releases it,
  * and the exit code. A job's command file parses its options and calls
  * job_main(); it cannot forget a step.
+ *
+ * The exit codes and the task start live here rather than beside main(),
+ * so the test helper (test/helper/test-tool.c), which has a main of its
+ * own, runs its jobs through the same code.
  */
 #include <stdio.h>
 
@@ -12,6 +16,44 @@
 #include "job.h"
 #include "log.h"
 #include "task.h"
+
+int exit_code_for_run(enum run_status status)
+{
+	switch (status) {
+	case RUN_SUCCEEDED: return EXIT_OK;
+	case RUN_PARTIAL: return EXIT_PARTIAL;
+	case RUN_SKIPPED: return EXIT_SKIPPED;
+	case RUN_INTERRUPTED:
+		switch (deadline_reason()) {
+		case STOP_SIGTERM: return EXIT_SIGTERM;
+		case STOP_SIGINT: return EXIT_SIGINT;
+		default: return EXIT_PARTIAL;
+		}
+	default: return EXIT_FAILED;
+	}
+}
+
+int exit_code_for_error(void)
+{
+	return error_last_kind() == ERR_CONFIG ? EXIT_CONFIG : EXIT_FAILED;
+}
+
+int command_start_task(struct task *t, struct task_options *to, int *code)
+{
+	enum task_start start = task_begin(t, to);
+	json_decref(to->args);
+	to->args = NULL;
+	if (start == TASK_STARTED)
+		return 0;
+	/* A signal that cut a database wait short is a stop, not a failure. */
+	bool signalled = deadline_reason() == STOP_SIGTERM || deadline_reason() == STOP_SIGINT;
+	*code = start == TASK_SKIPPED ? EXIT_SKIPPED
+		: signalled	      ? exit_code_for_run(RUN_INTERRUPTED)
+				      : exit_code_for_error();
+	task_end(t, start == TASK_SKIPPED ? RUN_SKIPPED : RUN_FAILED,
+		 start == TASK_SKIPPED ? NULL : error_last());
+	return -1;
+}
 
 static void release(const struct job *job, void *opts)
 {

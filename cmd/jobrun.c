@@ -11,15 +11,10 @@
 #include "job.h"
 #include "primecache.h"
 #include "prune.h"
-#include "deadline.h"
 #include "http.h"
-#include "log.h"
 #include "options.h"
-#include "runs.h"
-#include "task.h"
 
 #define ENTRY(n, cmdname, sum) { cmdname, sum, usage_##n, cmd_##n, false, NULL }
-#define HIDDEN(n, cmdname, sum) { cmdname, sum, usage_##n, cmd_##n, true, NULL }
 /* A registered job: its summary comes from the registry (jobs/registry.c). */
 #define JOB(n) { #n, NULL, usage_##n, cmd_##n, false, &n##_job }
 
@@ -29,9 +24,6 @@ const struct command commands[] = {
 	ENTRY(runs, "runs", "show run history"),
 	JOB(prune),
 	ENTRY(doctor, "doctor", "check configuration, database, schema and providers"),
-	HIDDEN(debug_http, "debug-http", "send requests through lib/http (tests)"),
-	HIDDEN(debug_pace, "debug-pace", "send paced requests through the rate limiter (tests)"),
-	HIDDEN(debug_work, "debug-work", "a job that only waits, for lock and signal tests"),
 	{ NULL, NULL, NULL, NULL, false, NULL },
 };
 
@@ -56,44 +48,6 @@ const struct command *command_find(const char *name)
 		if (!strcmp(c->name, name))
 			return c;
 	return NULL;
-}
-
-int exit_code_for_run(enum run_status status)
-{
-	switch (status) {
-	case RUN_SUCCEEDED: return EXIT_OK;
-	case RUN_PARTIAL: return EXIT_PARTIAL;
-	case RUN_SKIPPED: return EXIT_SKIPPED;
-	case RUN_INTERRUPTED:
-		switch (deadline_reason()) {
-		case STOP_SIGTERM: return EXIT_SIGTERM;
-		case STOP_SIGINT: return EXIT_SIGINT;
-		default: return EXIT_PARTIAL;
-		}
-	default: return EXIT_FAILED;
-	}
-}
-
-int exit_code_for_error(void)
-{
-	return error_last_kind() == ERR_CONFIG ? EXIT_CONFIG : EXIT_FAILED;
-}
-
-int command_start_task(struct task *t, struct task_options *to, int *code)
-{
-	enum task_start start = task_begin(t, to);
-	json_decref(to->args);
-	to->args = NULL;
-	if (start == TASK_STARTED)
-		return 0;
-	/* A signal that cut a database wait short is a stop, not a failure. */
-	bool signalled = deadline_reason() == STOP_SIGTERM || deadline_reason() == STOP_SIGINT;
-	*code = start == TASK_SKIPPED ? EXIT_SKIPPED
-		: signalled	      ? exit_code_for_run(RUN_INTERRUPTED)
-				      : exit_code_for_error();
-	task_end(t, start == TASK_SKIPPED ? RUN_SKIPPED : RUN_FAILED,
-		 start == TASK_SKIPPED ? NULL : error_last());
-	return -1;
 }
 
 static void print_help(void)

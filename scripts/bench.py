@@ -14,13 +14,16 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 JOBRUN = os.environ.get("JOBRUN", os.path.join(ROOT, "build", "jobrun"))
+# The test helper: the debug-* commands are not in jobrun.
+TEST_TOOL = os.environ.get("TEST_TOOL", os.path.join(ROOT, "build", "test-tool"))
 KEY = "bench-key"
 
 
 def run(args, env=None, check=True):
     """Run jobrun; return (wall seconds, peak RSS KiB, rusage, completed stdout)."""
+    program = TEST_TOOL if args[0].startswith("debug-") else JOBRUN
     start = time.perf_counter()
-    proc = subprocess.Popen([JOBRUN] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    proc = subprocess.Popen([program] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env=env)
     out, err = proc.communicate()
     wall = time.perf_counter() - start
@@ -130,7 +133,8 @@ def bench_pace():
     if not os.path.exists(script):
         print("pace: scripts/bench-pace not present", flush=True)
         return
-    out = subprocess.run([script], capture_output=True, text=True, env=dict(os.environ, JOBRUN=JOBRUN))
+    env = dict(os.environ, JOBRUN=JOBRUN, TEST_TOOL=TEST_TOOL)
+    out = subprocess.run([script], capture_output=True, text=True, env=env)
     sys.stdout.write(out.stdout)
     if out.returncode:
         sys.stdout.write(out.stderr[-800:])
@@ -246,8 +250,9 @@ def bench_ingest(base_env, tmp):
 
 
 def main():
-    if not os.path.exists(JOBRUN):
-        sys.exit(f"bench: {JOBRUN} not built (make build/jobrun)")
+    for program in (JOBRUN, TEST_TOOL):
+        if not os.path.exists(program):
+            sys.exit(f"bench: {program} not built (make build/jobrun build/test-tool)")
     print(f"# jobrun bench, {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}, "
           f"{os.cpu_count()} cpus", flush=True)
     with tempfile.TemporaryDirectory() as tmp:

@@ -22,6 +22,8 @@ T_NAME=$(basename "$0" .sh)
 T_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 T_TMP=$(mktemp -d "${TMPDIR:-/tmp}/jobrun-$T_NAME.XXXXXX")
 : "${JOBRUN:=$T_ROOT/build/asan/jobrun}"
+# The test helper holding the debug-* commands, which jobrun does not ship.
+: "${TEST_TOOL:=$T_ROOT/build/asan/test-tool}"
 : "${JOBRUN_WRAPPER:=}"
 T_COUNT=0
 T_FAILED=0
@@ -85,14 +87,31 @@ unlike() {
 
 diag() { echo "# $*"; }
 
-# Run jobrun; sets RC, OUT (stdout), ERR (stderr). Output is kept for the
-# secret scan.
+# jobrun_bin <args…>: the binary a command line runs. The test commands
+# (debug-*) live in the test helper, $TEST_TOOL, not in the shipped jobrun;
+# the command is the first argument that is not a global option
+# (--max-runtime takes a value). `TEST_TOOL=$JOBRUN run_jobrun debug-work`
+# asks the shipped binary.
+jobrun_bin() {
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--max-runtime) shift; [ $# -gt 0 ] && shift ;;
+		-*) shift ;;
+		debug-*) echo "$TEST_TOOL"; return ;;
+		*) break ;;
+		esac
+	done
+	echo "$JOBRUN"
+}
+
+# Run jobrun (or the test helper, see jobrun_bin); sets RC, OUT (stdout),
+# ERR (stderr). Output is kept for the secret scan.
 T_RUN=0
 run_jobrun() {
 	T_RUN=$((T_RUN + 1))
 	local o="$T_TMP/run$T_RUN.out" e="$T_TMP/run$T_RUN.err"
 	# shellcheck disable=SC2086
-	$JOBRUN_WRAPPER "$JOBRUN" "$@" >"$o" 2>"$e" </dev/null
+	$JOBRUN_WRAPPER "$(jobrun_bin "$@")" "$@" >"$o" 2>"$e" </dev/null
 	RC=$?
 	OUT=$(cat "$o")
 	ERR=$(cat "$e")
@@ -105,7 +124,7 @@ bg_jobrun() {
 	BG_OUT="$T_TMP/run$T_RUN.out"
 	BG_ERR="$T_TMP/run$T_RUN.err"
 	# shellcheck disable=SC2086
-	$JOBRUN_WRAPPER "$JOBRUN" "$@" >"$BG_OUT" 2>"$BG_ERR" </dev/null &
+	$JOBRUN_WRAPPER "$(jobrun_bin "$@")" "$@" >"$BG_OUT" 2>"$BG_ERR" </dev/null &
 	BG_PID=$!
 }
 

@@ -16,7 +16,7 @@
 #include "xalloc.h"
 
 const char usage_debug_work[] =
-	"usage: jobrun debug-work [--items N] [--item-time D] [--lock KEY] [--fail N] [--units A,B]\n"
+	"usage: test-tool debug-work [--items N] [--item-time D] [--lock KEY] [--fail N] [--units A,B]\n"
 	"\n"
 	"Test job: processes N items (default 10), each taking D (default 100ms),\n"
 	"under the job lock (default 'debug-work'). --fail N makes the first N items fail.\n"
