@@ -97,7 +97,7 @@ static bool must_stop(struct pc_run *r)
 static void request_failed(struct pc_run *r, const char *err)
 {
 	r->failed_requests++;
-	log_warn("request failed", LF_S("error", err));
+	task_problem(r->t, "request failed: %s", err);
 }
 
 /* Why a path stopped: our own --limit, the server's signal, or the budget. */

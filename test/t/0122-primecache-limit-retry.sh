@@ -3,7 +3,7 @@
 # answer, so it counts as a failed request and the run is partial (exit 3).
 # A run that simply uses up --limit on answered requests still succeeds.
 . "$(dirname "$0")/lib.sh"
-plan 6
+plan 7
 db_create
 db_migrate
 cv_start --volumes 1000
@@ -15,6 +15,8 @@ is "$RC $(jf 'd["status"], d["summary"]["failed_requests"], d["api_requests"]')"
 	"--limit 1, HTTP 500: the retry is cut off; exit 3, partial, one failed request, one sent"
 is "$(sql "SELECT status, api_requests FROM jobrun.runs ORDER BY id DESC LIMIT 1")|$(sql "SELECT count(*) FROM comicvine.volumes")" \
 	"partial|1|0" "the run record says partial; no volume blamed"
+like "$(sql "SELECT error FROM jobrun.runs ORDER BY id DESC LIMIT 1")" '^request failed: .*HTTP 500' \
+	"the partial run records why: its first failed request"
 
 fake_post "$CV_URL/_control/fault" '{"kind": "status", "status": 503, "match": "/api/volumes/"}' >/dev/null
 run_jobrun primecache --limit 2 --json
