@@ -6,20 +6,26 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "commands.h"
 #include "config.h"
 #include "db.h"
 #include "http.h"
 #include "log.h"
+#include "mail.h"
 #include "migrate.h"
 #include "options.h"
 #include "providers.h"
+#include "redact.h"
+#include "task.h"
+#include "xalloc.h"
 
 const char usage_doctor[] =
-	"usage: jobrun doctor [--online]\n"
+	"usage: jobrun doctor [--online] [--mail]\n"
 	"\n"
 	"Check configuration, database reachability and schema version.\n"
 	"  --online   also send one cheap authenticated request to each configured provider\n"
+	"  --mail     also send a test message to ADMIN_EMAIL (verify email delivery)\n"
 	"Exit 0 when every line is ok or a warning, 78 when configuration is wrong, else 1.\n";
 
 struct checklist {
@@ -27,9 +33,14 @@ struct checklist {
 	int config_failed;
 };
 
+/* Every line goes through the central redaction: details quote providers'
+ * answers and connection facts, and either may echo a secret. */
 static void line(struct checklist *c, const char *status, const char *what, const char *detail)
 {
-	printf("%-5s %-28s %s\n", status, what, detail ? detail : "");
+	char *safe_what = redact_string(what), *safe_detail = redact_string(detail);
+	printf("%-5s %-28s %s\n", status, safe_what, safe_detail);
+	free(safe_what);
+	free(safe_detail);
 	if (!strcmp(status, "FAIL"))
 		c->failed++;
 }
@@ -48,11 +59,18 @@ static void check_config(struct checklist *c)
 {
 	struct http_config hc;
 	double d;
-	const char *runtime = config_get("JOBRUN_MAX_RUNTIME");
-	int rc = config_get_duration("JOBRUN_MAX_RUNTIME", 540, &d);
-	config_line(c, "JOBRUN_MAX_RUNTIME", rc, runtime ? runtime : "9m (default)");
-	rc = config_get_duration("JOBRUN_STATEMENT_TIMEOUT", 120, &d);
-	config_line(c, "JOBRUN_STATEMENT_TIMEOUT", rc, NULL);
+	char shown[64];
+	/* The defaults the commands use, from the modules that own them. */
+	int rc = config_get_duration("JOBRUN_MAX_RUNTIME", DEFAULT_MAX_RUNTIME_S, &d);
+	format_duration(d, shown, sizeof(shown));
+	if (!config_get("JOBRUN_MAX_RUNTIME"))
+		strcat(shown, " (default)");
+	config_line(c, "JOBRUN_MAX_RUNTIME", rc, shown);
+	rc = task_statement_timeout(&d);
+	format_duration(d, shown, sizeof(shown));
+	if (!config_get("JOBRUN_STATEMENT_TIMEOUT"))
+		strcat(shown, " (default)");
+	config_line(c, "JOBRUN_STATEMENT_TIMEOUT", rc, shown);
 	rc = http_config_from_env(&hc);
 	config_line(c, "http settings", rc, rc ? NULL : hc.user_agent);
 	for (const struct provider_check *p = provider_checks; p->name; p++) {
@@ -64,24 +82,59 @@ static void check_config(struct checklist *c)
 	}
 }
 
+static void list_missing(const char *kind, const char *name, void *ctx)
+{
+	struct buf *b = ctx;
+	buf_addf(b, "%s%s %s", b->len ? ", " : "", kind, name);
+}
+
+/* The version number says which migrations ran; the objects say whether
+ * what they created is still there (a dropped schema keeps its version). */
+static void check_schema(struct checklist *c, struct db *db)
+{
+	int current = migrate_current_version(db), latest = migrate_latest_version();
+	char detail[160];
+	if (current < 0) {
+		line(c, "FAIL", "schema", error_last());
+		return;
+	}
+	if (migrate_refuse_newer(current)) {
+		line(c, "FAIL", "schema", error_last());
+		c->config_failed++;
+		return;
+	}
+	snprintf(detail, sizeof(detail), "version %d of %d%s", current, latest,
+		 current < latest ? ": run 'jobrun migrate'" : "");
+	line(c, current == latest ? "ok" : "FAIL", "schema", detail);
+	if (current == 0)
+		return; /* nothing applied, nothing to look for */
+	struct buf missing = BUF_INIT;
+	int n = migrate_check_objects(db, current, list_missing, &missing);
+	if (n < 0) {
+		line(c, "FAIL", "schema objects", error_last());
+	} else if (n > 0) {
+		char *text = xasprintf("%d missing: %s", n, buf_str(&missing));
+		line(c, "FAIL", "schema objects", text);
+		free(text);
+	} else {
+		line(c, "ok", "schema objects", "every table, index and function is there");
+	}
+	buf_release(&missing);
+}
+
 static void check_database(struct checklist *c)
 {
-	char *target = db_describe_target();
 	struct db *db;
 	if (db_open(&db, 10)) {
 		line(c, "FAIL", "database", error_last());
 		if (error_last_kind() == ERR_CONFIG)
 			c->config_failed++;
-		free(target);
 		return;
 	}
+	char *target = db_describe(db);
 	line(c, "ok", "database", target);
 	free(target);
-	int current = migrate_current_version(db), latest = migrate_latest_version();
-	char detail[96];
-	snprintf(detail, sizeof(detail), "version %d of %d%s", current, latest,
-		 current < latest ? ": run 'jobrun migrate'" : "");
-	line(c, current == latest ? "ok" : "FAIL", "schema", detail);
+	check_schema(c, db);
 	db_close(db);
 }
 
@@ -98,10 +151,22 @@ static void check_online(struct checklist *c)
 	}
 }
 
+/* The configuration is read here, so a malformed SMTP_URL counts as one. */
+static void check_mail(struct checklist *c)
+{
+	char detail[600];
+	error_clear();
+	int rc = mail_send_test(detail, sizeof(detail));
+	line(c, rc ? "FAIL" : "ok", "mail (test message)", detail);
+	if (rc && error_last_kind() == ERR_CONFIG)
+		c->config_failed++;
+}
+
 int cmd_doctor(int argc, char **argv, struct global_options *g)
 {
-	bool online = false;
-	const struct opt opts[] = { OPT_FLAG("online", 0, &online), OPT_TABLE_END };
+	bool online = false, mail = false;
+	const struct opt opts[] = { OPT_FLAG("online", 0, &online), OPT_FLAG("mail", 0, &mail),
+				    OPT_TABLE_END };
 	int n = parse_options(argc, argv, opts, g, usage_doctor);
 	if (n < 0)
 		return options_exit_code(n);
@@ -114,6 +179,8 @@ int cmd_doctor(int argc, char **argv, struct global_options *g)
 	check_database(&c);
 	if (online)
 		check_online(&c);
+	if (mail)
+		check_mail(&c);
 	if (c.config_failed)
 		return EXIT_CONFIG;
 	return c.failed ? EXIT_FAILED : EXIT_OK;

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "buf.h"
 #include "commands.h"
 #include "db.h"
 #include "log.h"
@@ -51,6 +52,30 @@ static int show_status(struct db *db, bool json)
 	return ctx.pending ? EXIT_FAILED : EXIT_OK;
 }
 
+static void list_missing(const char *kind, const char *name, void *ctx)
+{
+	struct buf *b = ctx;
+	buf_addf(b, "%s%s %s", b->len ? ", " : "", kind, name);
+}
+
+/* Objects the recorded migrations created that are gone (a dropped schema,
+ * a restored partial dump). Re-applying a migration that is recorded as
+ * applied could damage what is left, so migrate only says what is missing. */
+static int check_objects(struct db *db)
+{
+	struct buf list = BUF_INIT;
+	int version = migrate_current_version(db);
+	int missing = version < 0 ? -1 : migrate_check_objects(db, version, list_missing, &list);
+	if (missing > 0)
+		error("schema version %d is recorded, but %d of the objects its migrations create %s "
+		      "missing: %s. migrate does not re-create them: restore them, or drop what is "
+		      "left of that schema, delete its versions from jobrun.schema_migrations and "
+		      "run migrate again",
+		      version, missing, missing == 1 ? "is" : "are", buf_str(&list));
+	buf_release(&list);
+	return missing ? -1 : 0;
+}
+
 int cmd_migrate(int argc, char **argv, struct global_options *g)
 {
 	bool status = false;
@@ -64,12 +89,19 @@ int cmd_migrate(int argc, char **argv, struct global_options *g)
 	struct db *db;
 	if (db_open(&db, 0))
 		return exit_code_for_error();
-	int code;
-	if (status) {
+	int code, current = migrate_current_version(db);
+	if (current < 0) {
+		code = EXIT_FAILED;
+	} else if (migrate_refuse_newer(current)) {
+		/* Migrating backwards is not a thing: the release must not go on. */
+		code = EXIT_CONFIG;
+	} else if (status) {
 		code = show_status(db, g->json);
+		if (code == EXIT_OK && check_objects(db))
+			code = EXIT_FAILED;
 	} else {
 		int applied = 0;
-		code = migrate_apply(db, &applied) ? EXIT_FAILED : EXIT_OK;
+		code = migrate_apply(db, &applied) || check_objects(db) ? EXIT_FAILED : EXIT_OK;
 		if (!code)
 			log_info("schema is up to date", LF_I("applied", applied),
 				 LF_I("version", migrate_latest_version()));

@@ -1,13 +1,6 @@
-#include <jansson.h>
-#include <stdio.h>
-
 #include "commands.h"
-#include "comicvine.h"
-#include "deadline.h"
-#include "log.h"
 #include "options.h"
 #include "primecache.h"
-#include "task.h"
 
 const char usage_primecache[] =
 	"usage: jobrun primecache [--limit N] [--dry-run] [--force-volumes] [--max-runtime D] [--json]\n"
@@ -26,12 +19,6 @@ const char usage_primecache[] =
 	"(per API path, default 200), COMICVINE_MIN_INTERVAL (default 1s),\n"
 	"COMICVINE_DAILY_LIMIT, COMICVINE_USER_AGENT, COMICVINE_REFRESH_INTERVALS (7d,14d,30d).\n";
 
-static json_t *args_json(const struct primecache_options *o)
-{
-	return json_pack("{s:I, s:b, s:b}", "limit", (json_int_t)o->limit, "dry_run", o->dry_run,
-			 "force_volumes", o->force_volumes);
-}
-
 int cmd_primecache(int argc, char **argv, struct global_options *g)
 {
 	struct primecache_options o = { .limit = 180 };
@@ -46,26 +33,5 @@ int cmd_primecache(int argc, char **argv, struct global_options *g)
 		return usage_error(usage_primecache, "primecache takes no arguments");
 	if (o.limit < 1)
 		return usage_error(usage_primecache, "--limit must be at least 1");
-
-	struct comicvine_config cfg;
-	if (comicvine_config_from_env(&cfg, !o.dry_run))
-		return exit_code_for_error();
-	deadline_start(g->max_runtime_s);
-
-	struct task t;
-	struct task_options to = { .job = "primecache", .json = g->json, .dry_run = o.dry_run,
-				   .args = args_json(&o) };
-	int code;
-	if (command_start_task(&t, &to, &code)) {
-		comicvine_config_release(&cfg);
-		return code;
-	}
-	error_clear();
-	enum run_status status = primecache_run(&t, &o, &cfg);
-	const char *err = status == RUN_FAILED ? error_last() : NULL;
-	enum error_kind kind = error_last_kind();
-	status = task_end(&t, status, err);
-	if (status == RUN_FAILED && kind == ERR_CONFIG)
-		return EXIT_CONFIG;
-	return exit_code_for_run(status);
+	return job_main(&primecache_job, &o, g);
 }

@@ -95,6 +95,9 @@ int cmd_runs(int argc, char **argv, struct global_options *g)
 	snprintf(limit_text, sizeof(limit_text), "%ld", limit);
 	const char *params[] = { job, status, limit_text };
 	struct db_result *r = db_query(db, runs_sql, 3, params);
+	/* Decided before the result is freed: a freed pointer's value is
+	 * indeterminate, even just to compare with NULL. */
+	int code = r ? EXIT_OK : EXIT_FAILED;
 	if (r) {
 		if (g->json)
 			print_json(r);
@@ -103,5 +106,5 @@ int cmd_runs(int argc, char **argv, struct global_options *g)
 	}
 	db_result_free(r);
 	db_close(db);
-	return r ? EXIT_OK : EXIT_FAILED;
+	return code;
 }

@@ -30,12 +30,15 @@ struct global_options {
 	bool max_runtime_set;
 };
 
+struct job;
+
 struct command {
 	const char *name;
 	const char *summary; /* one line for `jobrun --help` */
 	const char *usage;   /* full text for `jobrun help CMD` */
 	int (*run)(int argc, char **argv, struct global_options *g);
-	bool hidden;         /* test/debug commands, not listed */
+	bool hidden;         /* not listed by --help */
+	const struct job *job; /* the registry entry a job command runs; NULL for the rest */
 };
 
 extern const struct command commands[];
@@ -51,6 +54,9 @@ struct task_options;
  * exit code (75 when another instance holds the lock, 78 or 1 on error). */
 int command_start_task(struct task *t, struct task_options *to, int *code);
 const struct command *command_find(const char *name);
+/* Run a registered job with its parsed options: the whole lifecycle
+ * (cmd/job_main.c). Returns the exit code. */
+int job_main(const struct job *job, void *opts, const struct global_options *g);
 
 #define DECLARE_COMMAND(name)                                                      \
 	int cmd_##name(int argc, char **argv, struct global_options *g);           \
@@ -61,8 +67,5 @@ DECLARE_COMMAND(runs);
 DECLARE_COMMAND(prune);
 DECLARE_COMMAND(doctor);
 DECLARE_COMMAND(primecache);
-DECLARE_COMMAND(debug_http);
-DECLARE_COMMAND(debug_pace);
-DECLARE_COMMAND(debug_work);
 
 #endif

@@ -4,31 +4,27 @@
  * Each command lives in cmd/cmd-<name>.c and is listed once below, in the
  * order `jobrun --help` shows them.
  */
-#include <curl/curl.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "commands.h"
-#include "config.h"
-#include "deadline.h"
-#include "log.h"
+#include "job.h"
+#include "primecache.h"
+#include "prune.h"
+#include "http.h"
 #include "options.h"
-#include "runs.h"
-#include "task.h"
 
-#define ENTRY(n, cmdname, sum) { cmdname, sum, usage_##n, cmd_##n, false }
-#define HIDDEN(n, cmdname, sum) { cmdname, sum, usage_##n, cmd_##n, true }
+#define ENTRY(n, cmdname, sum) { cmdname, sum, usage_##n, cmd_##n, false, NULL }
+/* A registered job: its summary comes from the registry (jobs/registry.c). */
+#define JOB(n) { #n, NULL, usage_##n, cmd_##n, false, &n##_job }
 
 const struct command commands[] = {
-	ENTRY(primecache, "primecache", "prime the ComicVine cache within its rate limits"),
+	JOB(primecache),
 	ENTRY(migrate, "migrate", "apply the database schema (Procfile release phase)"),
 	ENTRY(runs, "runs", "show run history"),
-	ENTRY(prune, "prune", "delete old run records"),
+	JOB(prune),
 	ENTRY(doctor, "doctor", "check configuration, database, schema and providers"),
-	HIDDEN(debug_http, "debug-http", "send requests through lib/http (tests)"),
-	HIDDEN(debug_pace, "debug-pace", "send paced requests through the rate limiter (tests)"),
-	HIDDEN(debug_work, "debug-work", "a job that only waits, for lock and signal tests"),
-	{ NULL, NULL, NULL, NULL, false },
+	{ NULL, NULL, NULL, NULL, false, NULL },
 };
 
 static const char main_usage[] =
@@ -54,40 +50,6 @@ const struct command *command_find(const char *name)
 	return NULL;
 }
 
-int exit_code_for_run(enum run_status status)
-{
-	switch (status) {
-	case RUN_SUCCEEDED: return EXIT_OK;
-	case RUN_PARTIAL: return EXIT_PARTIAL;
-	case RUN_SKIPPED: return EXIT_SKIPPED;
-	case RUN_INTERRUPTED:
-		switch (deadline_reason()) {
-		case STOP_SIGTERM: return EXIT_SIGTERM;
-		case STOP_SIGINT: return EXIT_SIGINT;
-		default: return EXIT_PARTIAL;
-		}
-	default: return EXIT_FAILED;
-	}
-}
-
-int exit_code_for_error(void)
-{
-	return error_last_kind() == ERR_CONFIG ? EXIT_CONFIG : EXIT_FAILED;
-}
-
-int command_start_task(struct task *t, struct task_options *to, int *code)
-{
-	enum task_start start = task_begin(t, to);
-	json_decref(to->args);
-	to->args = NULL;
-	if (start == TASK_STARTED)
-		return 0;
-	*code = start == TASK_SKIPPED ? EXIT_SKIPPED : exit_code_for_error();
-	task_end(t, start == TASK_SKIPPED ? RUN_SKIPPED : RUN_FAILED,
-		 start == TASK_SKIPPED ? NULL : error_last());
-	return -1;
-}
-
 static void print_help(void)
 {
 	printf("%s\njobrun runs scheduled jobs safely: one instance at a time, within the\n"
@@ -95,7 +57,7 @@ static void print_help(void)
 	       main_usage);
 	for (const struct command *c = commands; c->name; c++)
 		if (!c->hidden)
-			printf("  %-12s %s\n", c->name, c->summary);
+			printf("  %-12s %s\n", c->name, c->job ? c->job->summary : c->summary);
 	printf("\nGlobal options (before or after the command):\n"
 	       "  --json             print one JSON summary object on stdout (logs go to stderr)\n"
 	       "  -v, --verbose      more logging (debug); JOBRUN_LOG_LEVEL sets the base level\n"
@@ -132,34 +94,21 @@ static int help_command(const char *name)
 
 static void print_version(void)
 {
-	printf("jobrun %s (%s)\n", JOBRUN_VERSION, curl_version());
+	printf("jobrun %s (%s)\n", JOBRUN_VERSION, http_library_version());
 }
 
 int main(int argc, char **argv)
 {
 	struct global_options g = { 0 };
-	int i = 1;
 	/* Global options before the command; the command's parser takes the
-	 * ones after it. */
-	for (; i < argc && argv[i][0] == '-'; i++) {
-		const char *a = argv[i];
-		if (!strcmp(a, "--version"))
-			return print_version(), EXIT_OK;
-		if (!strcmp(a, "-h") || !strcmp(a, "--help"))
-			return print_help(), EXIT_OK;
-		if (!strcmp(a, "--json"))
-			g.json = true;
-		else if (!strcmp(a, "-v") || !strcmp(a, "--verbose"))
-			g.verbosity++;
-		else if (!strcmp(a, "-q") || !strcmp(a, "--quiet"))
-			g.verbosity--;
-		else if (!strcmp(a, "--max-runtime") && i + 1 < argc) {
-			if (parse_duration(argv[++i], &g.max_runtime_s))
-				return usage_error(main_usage, "--max-runtime: invalid duration '%s'", argv[i]);
-			g.max_runtime_set = true;
-		} else
-			return usage_error(main_usage, "unknown option '%s'", a);
-	}
+	 * ones after it, with the same rules. */
+	int i = parse_global_options(argc, argv, &g, main_usage);
+	if (i == OPTIONS_VERSION)
+		return print_version(), EXIT_OK;
+	if (i == OPTIONS_HELP)
+		return print_help(), EXIT_OK;
+	if (i < 0)
+		return EXIT_USAGE;
 	if (i >= argc) {
 		fputs(main_usage, stderr);
 		return EXIT_USAGE;
@@ -172,8 +121,9 @@ int main(int argc, char **argv)
 	const struct command *c = command_find(name);
 	if (!c)
 		return unknown_command(name);
-	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (http_global_init())
+		return EXIT_FAILED;
 	int code = c->run(argc - i, argv + i, &g);
-	curl_global_cleanup();
+	http_global_cleanup();
 	return code;
 }

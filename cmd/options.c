@@ -122,9 +122,25 @@ static const struct opt *find_short(const struct opt *opts, char c)
 	return NULL;
 }
 
-static int take_global(const char *arg, int argc, char **argv, int *i, struct global_options *g,
-		       const char *usage)
+/* --max-runtime D: a budget of 0 would silently mean "none" (deadline_start
+ * treats <= 0 as no deadline); a run without a budget is not an option. */
+static int set_max_runtime(const char *v, struct global_options *g, const char *usage)
 {
+	if (!v)
+		return usage_error(usage, "--max-runtime needs a value");
+	if (parse_duration(v, &g->max_runtime_s))
+		return usage_error(usage, "--max-runtime: invalid duration '%s'", v);
+	if (g->max_runtime_s <= 0)
+		return usage_error(usage, "--max-runtime: must be more than 0, got '%s'", v);
+	g->max_runtime_set = true;
+	return 0;
+}
+
+/* The global option at argv[*i]: 0 when taken, 1 when it is not a global
+ * option, OPTIONS_HELP, or OPTIONS_ERROR (reported). */
+static int take_global(int argc, char **argv, int *i, struct global_options *g, const char *usage)
+{
+	const char *arg = argv[*i];
 	if (!strcmp(arg, "--json")) {
 		g->json = true;
 	} else if (!strcmp(arg, "-v") || !strcmp(arg, "--verbose")) {
@@ -132,19 +148,32 @@ static int take_global(const char *arg, int argc, char **argv, int *i, struct gl
 	} else if (!strcmp(arg, "-q") || !strcmp(arg, "--quiet")) {
 		g->verbosity--;
 	} else if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
-		fputs(usage, stdout);
 		return OPTIONS_HELP;
 	} else if (!strncmp(arg, "--max-runtime", 13) && (arg[13] == '=' || !arg[13])) {
 		const char *v = arg[13] == '=' ? arg + 14 : (*i + 1 < argc ? argv[++*i] : NULL);
-		if (!v)
-			return usage_error(usage, "--max-runtime needs a value");
-		if (parse_duration(v, &g->max_runtime_s))
-			return usage_error(usage, "--max-runtime: invalid duration '%s'", v);
-		g->max_runtime_set = true;
+		if (set_max_runtime(v, g, usage))
+			return OPTIONS_ERROR;
 	} else {
-		return 1; /* not a global option */
+		return 1;
 	}
 	return 0;
+}
+
+int parse_global_options(int argc, char **argv, struct global_options *g, const char *usage)
+{
+	int i = 1;
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		if (!strcmp(argv[i], "--version"))
+			return OPTIONS_VERSION;
+		int r = take_global(argc, argv, &i, g, usage);
+		if (r < 0)
+			return r;
+		if (r > 0) {
+			usage_error(usage, "unknown option '%s'", argv[i]);
+			return OPTIONS_ERROR;
+		}
+	}
+	return i;
 }
 
 static int take_option(const char *arg, int argc, char **argv, int *i, const struct opt *opts,
@@ -201,9 +230,13 @@ static int apply_globals(struct global_options *g)
 	if (adjusted > LOG_QUIET)
 		adjusted = LOG_QUIET;
 	log_setup((enum log_level)adjusted, g->json);
-	if (!g->max_runtime_set &&
-	    config_get_duration("JOBRUN_MAX_RUNTIME", DEFAULT_MAX_RUNTIME_S, &g->max_runtime_s))
+	if (g->max_runtime_set)
+		return 0;
+	if (config_get_duration("JOBRUN_MAX_RUNTIME", DEFAULT_MAX_RUNTIME_S, &g->max_runtime_s))
 		return -1;
+	if (g->max_runtime_s <= 0)
+		return config_error("JOBRUN_MAX_RUNTIME: must be more than 0, got '%s'",
+				    config_get("JOBRUN_MAX_RUNTIME"));
 	return 0;
 }
 
@@ -222,11 +255,13 @@ int parse_options(int argc, char **argv, const struct opt *opts, struct global_o
 			only_positional = true;
 			continue;
 		}
-		int r = take_global(arg, argc, argv, &i, g, usage);
-		if (r == OPTIONS_HELP)
+		int r = take_global(argc, argv, &i, g, usage);
+		if (r == OPTIONS_HELP) {
+			fputs(usage, stdout);
 			return OPTIONS_HELP;
-		if (r == EXIT_USAGE)
-			return OPTIONS_ERROR;
+		}
+		if (r < 0)
+			return r;
 		if (r == 0)
 			continue;
 		if (take_option(arg, argc, argv, &i, opts, usage))

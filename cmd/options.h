@@ -33,6 +33,7 @@ struct opt {
 #define OPTIONS_HELP (-2)
 #define OPTIONS_ERROR (-1)
 #define OPTIONS_CONFIG (-3)
+#define OPTIONS_VERSION (-4)
 
 /* Heroku Scheduler ends a dyno at its interval; 9 minutes leaves room to stop. */
 #define DEFAULT_MAX_RUNTIME_S (9 * 60.0)
@@ -45,6 +46,14 @@ struct opt {
  * g->max_runtime_s holds the budget (flag, else environment, else 9m). */
 int parse_options(int argc, char **argv, const struct opt *opts, struct global_options *g,
 		  const char *usage);
+/* The global options before the command name (`jobrun --json -v primecache`),
+ * with the parser parse_options() uses after it, so both places accept the
+ * same spellings. Returns the index of the command name (argc when none),
+ * OPTIONS_HELP for -h/--help and OPTIONS_VERSION for --version (nothing
+ * printed: main prints the full help), or OPTIONS_ERROR (reported). Logging
+ * and the environment's budget are applied later, by the command's
+ * parse_options(). */
+int parse_global_options(int argc, char **argv, struct global_options *g, const char *usage);
 /* The exit code for a negative parse_options() result. */
 int options_exit_code(int parse_result);
 /* Print "jobrun: <msg>" and the usage hint to stderr; returns EXIT_USAGE. */

@@ -1,14 +1,15 @@
 /*
  * primecache: the run. Phase A fetches missing and expired volumes 100 per
- * request (omitted ids one by one); phase B fetches stale issue lists, many
- * volumes per request. Every request goes through the shared limiter and
- * counts toward --limit; every response is committed before the next one.
+ * request, then the ids those batches omitted one by one; phase B fetches
+ * stale issue lists, many volumes per request. Every request goes through
+ * the shared limiter and counts toward --limit; every response is committed
+ * before the next one. A request that fails is skipped (its work stays for
+ * the next run); a write the database refuses stops the run.
  */
 #include "primecache.h"
 
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <time.h>
 
 #include "buf.h"
@@ -32,62 +33,111 @@ static const char issue_fields[] =
 	"id,volume,issue_number,name,cover_date,store_date,image,site_detail_url,"
 	"api_detail_url,date_added,date_last_updated,deck,aliases";
 
-/* The first reason to stop wins; it is what the summary reports. */
-static void stop(struct pc_run *r, const char *reason)
+static const char *stop_name(enum pc_stop s)
 {
-	if (!r->stop_reason)
-		r->stop_reason = reason;
+	switch (s) {
+	case PC_STOP_NONE: return "done";
+	case PC_STOP_LIMIT: return "limit";
+	case PC_STOP_RATE_LIMITED: return "rate_limited";
+	case PC_STOP_BUDGET: return "budget";
+	case PC_STOP_DEADLINE: return "deadline";
+	case PC_STOP_SIGTERM: return "sigterm";
+	case PC_STOP_SIGINT: return "sigint";
+	case PC_STOP_ERROR: return "error";
+	}
+	return "?";
 }
 
+/* The first reason to stop wins; it is what the summary reports. */
+static void stop(struct pc_run *r, enum pc_stop why)
+{
+	if (r->stop == PC_STOP_NONE)
+		r->stop = why;
+}
+
+/* A deadline or signal; a refusal before the deadline itself passed means
+ * the next slot lay beyond it. */
+static void stop_deadline(struct pc_run *r)
+{
+	switch (deadline_reason()) {
+	case STOP_SIGTERM: stop(r, PC_STOP_SIGTERM); break;
+	case STOP_SIGINT: stop(r, PC_STOP_SIGINT); break;
+	default: stop(r, PC_STOP_DEADLINE); break;
+	}
+}
+
+/* The database refused a write (its error is already reported): nothing
+ * later can be trusted to commit, so the run ends now, failed. */
+static void storage_failed(struct pc_run *r)
+{
+	r->fatal = true;
+	r->stop = PC_STOP_ERROR;
+}
+
+static bool interrupted(const struct pc_run *r)
+{
+	return r->stop == PC_STOP_DEADLINE || r->stop == PC_STOP_SIGTERM || r->stop == PC_STOP_SIGINT;
+}
+
+/* The whole run ends: a fatal answer or write, the deadline or a signal
+ * (also when the limiter refused a slot beyond the deadline). */
 static bool must_stop(struct pc_run *r)
 {
-	if (r->fatal)
+	if (r->fatal || interrupted(r))
 		return true;
 	if (deadline_should_stop()) {
-		stop(r, deadline_reason_name(deadline_reason()));
+		stop_deadline(r);
 		return true;
 	}
 	return false;
+}
+
+/* A request without a usable answer: its work stays for the next run, this
+ * one goes on with other work and reports partial. */
+static void request_failed(struct pc_run *r, const char *err)
+{
+	r->failed_requests++;
+	task_problem(r->t, "request failed: %s", err);
 }
 
 /* Why a path stopped: our own --limit, the server's signal, or the budget. */
 static void path_stopped(struct pc_run *r, const char *err)
 {
 	if (r->cv.limit_reached)
-		stop(r, "limit");
+		stop(r, PC_STOP_LIMIT);
 	else if (r->lim.blocks > 0)
-		stop(r, "rate_limited");
+		stop(r, PC_STOP_RATE_LIMITED);
 	else
-		stop(r, "budget");
+		stop(r, PC_STOP_BUDGET);
 	log_info("path stopped", LF_S("reason", err));
 }
 
-/* Handle a result that is not CV_OK or CV_NOT_FOUND. true: keep going on
- * other work; false: the whole run must stop. */
-static bool setback(struct pc_run *r, enum cv_result res, const char *err)
+/* Handle a result that is not CV_OK or CV_NOT_FOUND. Callers go on with
+ * their loops: must_stop() and the stopped paths end them. */
+static void setback(struct pc_run *r, enum cv_result res, const char *err)
 {
 	switch (res) {
 	case CV_BAD_KEY:
+	case CV_CONFIG:
 		r->fatal = true;
 		config_error("%s", err);
-		return false;
+		break;
 	case CV_STOPPED:
-		/* Signals are noticed at once; a refusal before the deadline
-		 * itself passed means the next slot lay beyond it. */
-		stop(r, deadline_reason() != STOP_NONE ? deadline_reason_name(deadline_reason())
-						      : "deadline");
-		return false;
+		stop_deadline(r);
+		break;
 	case CV_STOP_PATH:
 		path_stopped(r, err);
-		return true;
+		break;
+	case CV_CUT_OFF:
+		request_failed(r, err);
+		path_stopped(r, err);
+		break;
 	case CV_FAILED:
-		/* Retries are spent: the work stays for the next run, and this
-		 * one reports partial. */
-		r->failed_requests++;
-		log_warn("request failed", LF_S("error", err));
-		return true;
-	default:
-		return true;
+		request_failed(r, err);
+		break;
+	case CV_OK:
+	case CV_NOT_FOUND:
+		break;
 	}
 }
 
@@ -106,25 +156,29 @@ static void fetch_single(struct pc_run *r, long id)
 	char *query = xasprintf("field_list=%s", volume_fields);
 	enum cv_result res = comicvine_get(&r->cv, CV_VOLUME, resource, query, &page, err, sizeof(err));
 	free(query);
+	int rc = 0;
 	if (res == CV_OK) {
 		json_t *one = json_array();
 		long got[1];
-		size_t n = 1;
+		size_t n = 1, unusable;
 		json_array_append(one, page.results);
-		if (pc_store_volumes(r, one, got, &n) || n != 1 || got[0] != id)
-			pc_mark_failed(r, id, n == 1 ? "detail answer was for another id"
-						    : "detail answer could not be stored");
+		rc = pc_store_volumes(r, one, got, &n, &unusable);
 		json_decref(one);
 		cv_page_release(&page);
+		if (!rc && (n != 1 || got[0] != id))
+			rc = pc_mark_failed(r, id, n == 1 ? "detail answer was for another id"
+							 : "detail answer has no valid volume record");
 	} else if (res == CV_NOT_FOUND) {
 		log_info("volume is gone at ComicVine", LF_I("volume", id));
-		pc_mark_gone(r, id);
+		rc = pc_mark_gone(r, id);
 	} else if (res == CV_FAILED) {
 		log_warn("volume failed", LF_I("volume", id), LF_S("error", err));
-		pc_mark_failed(r, id, err);
+		rc = pc_mark_failed(r, id, err);
 	} else {
 		setback(r, res, err);
 	}
+	if (rc)
+		storage_failed(r);
 }
 
 /* Ids of the batch that the answer left out (merged or deleted volumes). */
@@ -141,8 +195,10 @@ static size_t omitted(const long *asked, size_t n, const long *got, size_t n_got
 	return k;
 }
 
-/* One /volumes/ request for up to 100 ids; false when the phase must end. */
-static bool fetch_volume_batch(struct pc_run *r, const long *ids, size_t n)
+/* One /volumes/ request for up to 100 ids. The ids its answer left out are
+ * appended to later[*n_later]. */
+static void fetch_volume_batch(struct pc_run *r, const long *ids, size_t n, long *later,
+			       size_t *n_later)
 {
 	struct buf q = BUF_INIT;
 	struct cv_page page;
@@ -151,44 +207,59 @@ static bool fetch_volume_batch(struct pc_run *r, const long *ids, size_t n)
 	buf_addf(&q, "&field_list=%s&limit=%d", volume_fields, PC_VOLUMES_PER_REQUEST);
 	enum cv_result res = comicvine_get(&r->cv, CV_VOLUMES, NULL, buf_str(&q), &page, err, sizeof(err));
 	buf_release(&q);
-	if (res != CV_OK)
-		return setback(r, res, err) && res != CV_STOP_PATH && res != CV_FAILED;
-	long got[PC_VOLUMES_PER_REQUEST * 2], missing[PC_VOLUMES_PER_REQUEST];
-	size_t n_got = sizeof(got) / sizeof(got[0]);
-	int rc = pc_store_volumes(r, page.results, got, &n_got);
+	if (res != CV_OK) {
+		setback(r, res, err);
+		return;
+	}
+	long got[PC_VOLUMES_PER_REQUEST * 2];
+	size_t n_got = sizeof(got) / sizeof(got[0]), unusable;
+	int rc = pc_store_volumes(r, page.results, got, &n_got, &unusable);
 	cv_page_release(&page);
 	if (rc) {
-		stop(r, "error");
-		return false;
+		storage_failed(r);
+		return;
 	}
-	size_t n_missing = omitted(ids, n, got, n_got, missing);
-	if (n_missing)
-		log_info("batch omitted volumes; fetching them one by one", LF_I("count", (long)n_missing));
-	for (size_t i = 0; i < n_missing && !must_stop(r) && !r->cv.path_stopped[CV_VOLUME]; i++)
-		fetch_single(r, missing[i]);
-	return true;
+	if (unusable) {
+		/* A record without a valid id hides which ids were really left
+		 * out: the answer is malformed, not a list of omissions. */
+		request_failed(r, "malformed answer: /volumes/ records without a valid id");
+		return;
+	}
+	size_t k = omitted(ids, n, got, n_got, later + *n_later);
+	if (k)
+		log_info("batch omitted volumes; fetching them one by one after the batches",
+			 LF_I("count", (long)k));
+	*n_later += k;
 }
 
 static int phase_volumes(struct pc_run *r)
 {
 	struct pc_volume_work *work;
-	size_t n;
+	size_t n, n_later = 0;
 	if (pc_plan_volumes(r->db, r->opt->force_volumes, &work, &n))
 		return -1;
-	long ids[PC_VOLUMES_PER_REQUEST];
-	for (size_t i = 0; i < n && !must_stop(r); i += PC_VOLUMES_PER_REQUEST) {
+	/* Every omitted id is a planned one: n bounds them. */
+	long ids[PC_VOLUMES_PER_REQUEST], *later = xcalloc(n ? n : 1, sizeof(*later));
+	for (size_t i = 0; i < n && !must_stop(r) && !r->cv.path_stopped[CV_VOLUMES];
+	     i += PC_VOLUMES_PER_REQUEST) {
 		size_t k = n - i < PC_VOLUMES_PER_REQUEST ? n - i : PC_VOLUMES_PER_REQUEST;
 		for (size_t j = 0; j < k; j++)
 			ids[j] = work[i + j].id;
-		if (!fetch_volume_batch(r, ids, k))
-			break;
+		fetch_volume_batch(r, ids, k, later, &n_later);
 		log_progress("primecache: volumes %zu/%zu", i + k, n);
 	}
+	/* Singles only after every batch: a single costs a request for one
+	 * volume, a batch one for a hundred. What --limit leaves out here is
+	 * still missing or expired, so a later run asks again. */
+	for (size_t i = 0; i < n_later && !must_stop(r) && !r->cv.path_stopped[CV_VOLUME]; i++)
+		fetch_single(r, later[i]);
+	free(later);
 	free(work);
 	return 0;
 }
 
-/* All pages of one issue request group; true when every page was stored. */
+/* All pages of one issue request group; true when every page was stored.
+ * Otherwise the group's lists stay stale for the next run. */
 static bool fetch_issue_group(struct pc_run *r, const struct pc_issue_work *w, size_t k)
 {
 	long ids[PC_ISSUE_VOLUMES_PER_REQUEST];
@@ -208,12 +279,16 @@ static bool fetch_issue_group(struct pc_run *r, const struct pc_issue_work *w, s
 			setback(r, res, err);
 			return false;
 		}
-		size_t got = json_array_size(page.results);
+		size_t got = json_array_size(page.results), unusable;
 		long total = page.total;
-		int rc = pc_store_issues(r, page.results);
+		int rc = pc_store_issues(r, page.results, &unusable);
 		cv_page_release(&page);
 		if (rc) {
-			stop(r, "error");
+			storage_failed(r);
+			return false;
+		}
+		if (unusable) {
+			request_failed(r, "malformed answer: /issues/ records without a valid id");
 			return false;
 		}
 		offset += (long)got;
@@ -236,7 +311,7 @@ static int phase_issues(struct pc_run *r)
 	for (size_t i = 0; i < n && !must_stop(r) && !r->cv.path_stopped[CV_ISSUES];) {
 		size_t k = pc_issue_group(work + i, n - i);
 		if (fetch_issue_group(r, work + i, k) && pc_mark_issues_fetched(r, work + i, k)) {
-			stop(r, "error");
+			storage_failed(r);
 			break;
 		}
 		i += k;
@@ -289,26 +364,24 @@ static void summarize(struct pc_run *r, double fresh_start, long long tracked)
 	json_object_set_new(s, "freshness_end", json_real(fresh_end));
 	if (!r->opt->dry_run)
 		json_object_set_new(s, "budget_remaining", budget_remaining(r));
-	json_object_set_new(s, "stop_reason", json_string(r->stop_reason ? r->stop_reason : "done"));
+	json_object_set_new(s, "stop_reason", json_string(stop_name(r->stop)));
 	log_info("primecache summary", LF_I("added", r->st.added), LF_I("refreshed", r->st.refreshed),
 		 LF_I("unchanged", r->st.unchanged), LF_I("gone", r->st.gone),
 		 LF_I("failed", r->st.failed), LF_I("issues", r->st.issues),
 		 LF_F("freshness_start", fresh_start), LF_F("freshness_end", fresh_end),
-		 LF_S("stop_reason", r->stop_reason ? r->stop_reason : "done"));
+		 LF_S("stop_reason", stop_name(r->stop)));
 }
 
 static enum run_status final_status(const struct pc_run *r)
 {
-	const char *why = r->stop_reason;
-	if (r->fatal || (why && !strcmp(why, "error")))
+	if (r->fatal) /* a bad key, or PC_STOP_ERROR */
 		return RUN_FAILED;
-	if (deadline_reason() != STOP_NONE ||
-	    (why && (!strcmp(why, "deadline") || !strcmp(why, "sigterm") || !strcmp(why, "sigint"))))
+	if (deadline_reason() != STOP_NONE || interrupted(r))
 		return RUN_INTERRUPTED;
-	if (why && !strcmp(why, "budget") && comicvine_total_requests(&r->cv) == 0)
+	if (r->stop == PC_STOP_BUDGET && comicvine_total_requests(&r->cv) == 0)
 		return RUN_SKIPPED;
-	if (r->st.failed || r->failed_requests ||
-	    (why && (!strcmp(why, "rate_limited") || !strcmp(why, "budget"))))
+	if (r->st.failed || r->failed_requests || r->stop == PC_STOP_RATE_LIMITED ||
+	    r->stop == PC_STOP_BUDGET)
 		return RUN_PARTIAL;
 	return RUN_SUCCEEDED;
 }

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 
 #include "comicvine.h"
+#include "job.h"
 #include "runs.h"
 
 struct task;
@@ -17,7 +18,10 @@ struct primecache_options {
 	long limit;          /* API requests this run, every attempt counted */
 	bool dry_run;        /* plan only: no request, no write to comicvine.* */
 	bool force_volumes;  /* also volumes in failure backoff */
+	struct comicvine_config cv; /* read by the job's prepare step */
 };
+
+extern const struct job primecache_job;
 
 /* Run inside a started task. Takes ownership of cfg's contents. Sets the
  * run's counters and summary; returns the status to record. A bad API key

@@ -18,6 +18,19 @@ struct task;
 #define PC_ISSUE_VOLUMES_PER_REQUEST 50
 #define PC_PAGE_SIZE 100
 
+/* What stopped work before everything was done; the summary's stop_reason
+ * names it ("done" for none). */
+enum pc_stop {
+	PC_STOP_NONE,         /* "done" */
+	PC_STOP_LIMIT,        /* "limit": --limit reached */
+	PC_STOP_RATE_LIMITED, /* "rate_limited": rate limited or blocked on a path */
+	PC_STOP_BUDGET,       /* "budget": a path's hourly or the daily budget is spent */
+	PC_STOP_DEADLINE,     /* "deadline": --max-runtime */
+	PC_STOP_SIGTERM,      /* "sigterm" */
+	PC_STOP_SIGINT,       /* "sigint" */
+	PC_STOP_ERROR,        /* "error": the database refused a write */
+};
+
 struct pc_stats {
 	long long added, refreshed, unchanged, gone, failed;
 	long long issues;
@@ -31,9 +44,10 @@ struct pc_run {
 	struct limiter lim;
 	struct pc_stats st;
 	int current_year;
-	const char *stop_reason; /* the first thing that stopped work; NULL: none */
-	long long failed_requests; /* gave up after retries (not volume-specific) */
-	bool fatal;
+	enum pc_stop stop;         /* the first thing that stopped work */
+	long long failed_requests; /* no usable answer: retries spent or cut off, or
+				    * malformed (not volume-specific) */
+	bool fatal;                /* bad key or storage failure: stop at once */
 };
 
 /* SQL: volume v's issue list needs fetching. One definition for the plan
@@ -66,9 +80,11 @@ int pc_freshness(struct db *db, long long *tracked, double *fresh);
 /* The dry run: print the plan within the limit, fill the summary. */
 int pc_print_plan(struct pc_run *r);
 
-/* store: one transaction per call. */
-int pc_store_volumes(struct pc_run *r, json_t *results, long *returned, size_t *n_returned);
-int pc_store_issues(struct pc_run *r, json_t *results);
+/* store: one transaction per call; -1 only when the database failed.
+ * Records without a usable id are skipped and counted in *unusable. */
+int pc_store_volumes(struct pc_run *r, json_t *results, long *returned, size_t *n_returned,
+		     size_t *unusable);
+int pc_store_issues(struct pc_run *r, json_t *results, size_t *unusable);
 int pc_mark_gone(struct pc_run *r, long id);
 int pc_mark_failed(struct pc_run *r, long id, const char *reason);
 int pc_mark_issues_fetched(struct pc_run *r, const struct pc_issue_work *work, size_t n);

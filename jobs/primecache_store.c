@@ -140,17 +140,20 @@ static int load(struct db *db, const char *temp_sql, const char *table, const st
 	return 0;
 }
 
-int pc_store_volumes(struct pc_run *r, json_t *results, long *returned, size_t *n_returned)
+int pc_store_volumes(struct pc_run *r, json_t *results, long *returned, size_t *n_returned,
+		     size_t *unusable)
 {
 	struct buf rows = BUF_INIT;
 	size_t i, cap = *n_returned;
 	json_t *record;
 	*n_returned = 0;
+	*unusable = 0;
 	json_array_foreach(results, i, record) {
 		struct cv_volume v;
 		char why[128];
 		if (cv_volume_from_json(record, &v, why, sizeof(why))) {
 			log_warn("skipped a volume record", LF_S("reason", why));
+			(*unusable)++;
 			continue;
 		}
 		if (*n_returned < cap)
@@ -180,17 +183,19 @@ out:
 	return ret;
 }
 
-int pc_store_issues(struct pc_run *r, json_t *results)
+int pc_store_issues(struct pc_run *r, json_t *results, size_t *unusable)
 {
 	struct buf rows = BUF_INIT;
 	size_t i;
 	json_t *record;
 	long long n = 0;
+	*unusable = 0;
 	json_array_foreach(results, i, record) {
 		struct cv_issue is;
 		char why[128];
 		if (cv_issue_from_json(record, &is, why, sizeof(why))) {
 			log_warn("skipped an issue record", LF_S("reason", why));
+			(*unusable)++;
 			continue;
 		}
 		issue_row(&rows, &is);

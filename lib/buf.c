@@ -1,5 +1,6 @@
 #include "buf.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,12 +36,18 @@ char *buf_detach(struct buf *b)
 
 void buf_grow(struct buf *b, size_t extra)
 {
+	/* A size that wrapped around would allocate too little and the copy
+	 * after it would overrun; no caller can recover from such a size. */
+	if (extra > SIZE_MAX - 1 - b->len) {
+		fprintf(stderr, "jobrun: buffer size overflow (%zu + %zu bytes)\n", b->len, extra);
+		abort();
+	}
 	size_t need = b->len + extra + 1;
 	if (need <= b->cap)
 		return;
 	size_t cap = b->cap ? b->cap : 64;
 	while (cap < need)
-		cap *= 2;
+		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
 	b->data = xrealloc(b->data, cap);
 	b->cap = cap;
 	b->data[b->len] = '\0'; /* a fresh allocation must read as "" at once */

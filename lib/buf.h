@@ -22,6 +22,8 @@ void buf_init(struct buf *b);
 void buf_release(struct buf *b);
 void buf_reset(struct buf *b); /* len = 0, keeps the allocation */
 char *buf_detach(struct buf *b);
+/* Room for extra more bytes and the NUL. A size past SIZE_MAX aborts, as
+ * running out of memory does (xalloc.h). */
 void buf_grow(struct buf *b, size_t extra);
 void buf_add(struct buf *b, const void *data, size_t len);
 void buf_adds(struct buf *b, const char *s);

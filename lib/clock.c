@@ -47,12 +47,3 @@ void clock_override(const struct clock_source *src)
 {
 	override = src;
 }
-
-void clock_format_utc(double wall, char *out, unsigned outlen)
-{
-	time_t t = (time_t)wall;
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	if (!strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm) && outlen)
-		out[0] = '\0';
-}

@@ -22,7 +22,4 @@ void clock_sleep(double seconds);
 /* NULL restores the real clock. The source is borrowed, not copied. */
 void clock_override(const struct clock_source *src);
 
-/* Format a wall time as RFC 3339 UTC ("2026-11-23T09:15:31Z") into out (>= 21 bytes). */
-void clock_format_utc(double wall, char *out, unsigned outlen);
-
 #endif

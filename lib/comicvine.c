@@ -60,8 +60,8 @@ int comicvine_config_from_env(struct comicvine_config *cfg, bool need_key)
 		cfg->api_key = config_get("COMICVINE_API_KEY");
 		redact_add(cfg->api_key);
 	}
-	cfg->user_agent = config_get("COMICVINE_USER_AGENT");
-	if (config_get_url("COMICVINE_API_URL", DEFAULT_URL, &cfg->base_url) ||
+	if (config_get_header_value("COMICVINE_USER_AGENT", &cfg->user_agent) ||
+	    config_get_url("COMICVINE_API_URL", DEFAULT_URL, &cfg->base_url) ||
 	    config_get_long("COMICVINE_HOURLY_LIMIT", 200, 1, 1000000, &cfg->hourly_limit) ||
 	    config_get_duration("COMICVINE_MIN_INTERVAL", 1.0, &cfg->min_interval_s) ||
 	    config_get_long("COMICVINE_DAILY_LIMIT", 0, 0, 100000000, &cfg->daily_limit) ||
@@ -158,14 +158,6 @@ static bool looks_like_html(const struct http_response *resp)
 	return *b == '<';
 }
 
-static bool body_status(const struct http_response *resp, const char *code)
-{
-	char a[40], b[40];
-	snprintf(a, sizeof(a), "\"status_code\":%s", code);
-	snprintf(b, sizeof(b), "\"status_code\": %s", code);
-	return resp->body && (strstr(resp->body, a) || strstr(resp->body, b));
-}
-
 /* ComicVine says "slow down" in several ways; all of them stop the path. */
 static enum http_class cv_classify(void *ctx, const struct http_request *req,
 				   const struct http_response *resp, enum http_class dflt)
@@ -173,11 +165,14 @@ static enum http_class cv_classify(void *ctx, const struct http_request *req,
 	struct comicvine *cv = ctx;
 	(void)req;
 	cv->last_signal = CV_SIG_NONE;
-	if (body_status(resp, "100")) {
+	/* The envelope's own status_code: a substring would also match 1000,
+	 * or a record's field of that name. */
+	long code = cv_envelope_status(resp->body, resp->body_len);
+	if (code == 100) {
 		cv->last_signal = CV_SIG_BAD_KEY;
 		return HTTP_CLASS_FATAL;
 	}
-	if (resp->status == 420 || resp->status == 429 || body_status(resp, "107")) {
+	if (resp->status == 420 || resp->status == 429 || code == 107) {
 		cv->last_signal = CV_SIG_RATE_LIMITED;
 		return HTTP_CLASS_RATE_LIMITED;
 	}
@@ -214,19 +209,22 @@ struct http_hooks comicvine_hooks(struct comicvine *cv, struct limiter *limiter)
 	return h;
 }
 
+/* <base>/<path>/[<resource>/]?api_key=…&format=json&<query>; query is
+ * already encoded. libcurl encodes the rest. */
 static char *build_url(const struct comicvine *cv, enum cv_path p, const char *resource,
 		       const char *query)
 {
-	struct buf url = BUF_INIT;
-	char *key = http_escape(cv->cfg.api_key ? cv->cfg.api_key : "");
-	buf_addf(&url, "%s/%s/", cv->cfg.base_url, path_segments[p]);
-	if (resource)
-		buf_addf(&url, "%s/", resource);
-	buf_addf(&url, "?api_key=%s&format=json", key);
-	if (query && *query)
-		buf_addf(&url, "&%s", query);
-	free(key);
-	return buf_detach(&url);
+	const char *segments[] = { path_segments[p], resource ? resource : "", resource ? "" : NULL,
+				   NULL };
+	const char *params[] = { "api_key", cv->cfg.api_key ? cv->cfg.api_key : "", "format", "json",
+				 NULL };
+	char *url = http_url_build(cv->cfg.base_url, segments, params, query);
+	/* base_url passed libcurl's own parser in comicvine_config_from_env. */
+	if (!url) {
+		fprintf(stderr, "jobrun: libcurl could not build a ComicVine URL (out of memory)\n");
+		abort();
+	}
+	return url;
 }
 
 static enum cv_result refused(struct comicvine *cv, enum cv_path p, const struct http_response *r,
@@ -238,13 +236,15 @@ static enum cv_result refused(struct comicvine *cv, enum cv_path p, const struct
 	if (cv->limit_reached) {
 		for (int i = 0; i < CV_NPATHS; i++)
 			cv->path_stopped[i] = true;
-		return CV_STOP_PATH;
+		/* An attempt went out and its retry was refused: the request
+		 * never got its answer. */
+		return r->attempts > 0 ? CV_CUT_OFF : CV_STOP_PATH;
 	}
 	cv->path_stopped[p] = true;
 	return CV_STOP_PATH;
 }
 
-static enum cv_result interpret(struct comicvine *cv, const struct http_response *r,
+static enum cv_result interpret(struct comicvine *cv, enum cv_path p, const struct http_response *r,
 				struct cv_page *page, char *err, size_t errlen)
 {
 	size_t len;
@@ -265,8 +265,14 @@ static enum cv_result interpret(struct comicvine *cv, const struct http_response
 	}
 	if (replaced)
 		log_warn("replaced invalid text in a ComicVine response", LF_I("replaced", replaced));
-	if (code == 1 && r->status == 200)
+	if (code == 1 && r->status == 200) {
+		/* A malformed answer is a failed request, never "every id omitted". */
+		if (cv_check_results(page, p == CV_VOLUMES || p == CV_ISSUES, err, errlen)) {
+			cv_page_release(page);
+			return CV_FAILED;
+		}
 		return CV_OK;
+	}
 	const char *msg = json_string_value(json_object_get(page->root, "error"));
 	snprintf(err, errlen, "ComicVine status_code %ld (HTTP %ld): %s", code, r->status,
 		 msg ? msg : "no message");
@@ -302,13 +308,13 @@ enum cv_result comicvine_get(struct comicvine *cv, enum cv_path p, const char *r
 	free(url);
 	enum cv_result result;
 	if (rc == 0)
-		result = interpret(cv, &resp, page, err, errlen);
+		result = interpret(cv, p, &resp, page, err, errlen);
 	else if (resp.outcome == HTTP_DENIED || resp.outcome == HTTP_STOPPED ||
 		 resp.outcome == HTTP_RATE_LIMITED)
 		result = refused(cv, p, &resp, err, errlen);
 	else {
 		snprintf(err, errlen, "%s", resp.error);
-		result = CV_FAILED;
+		result = resp.config_error ? CV_CONFIG : CV_FAILED;
 	}
 	http_response_release(&resp);
 	return result;
@@ -327,6 +333,9 @@ int comicvine_ping(char *detail, size_t len)
 	struct comicvine_config cfg;
 	struct http_config hc;
 	if (comicvine_config_from_env(&cfg, true) || http_config_from_env(&hc)) {
+		/* cfg is always safe to release; it owns base_url when the
+		 * ComicVine part succeeded and the http part did not. */
+		comicvine_config_release(&cfg);
 		snprintf(detail, len, "%s", error_last() ? error_last() : "configuration error");
 		return -1;
 	}

@@ -78,7 +78,11 @@ enum cv_result {
 	CV_STOP_PATH,    /* this path cannot go on now: rate limited, budget, --limit */
 	CV_BAD_KEY,      /* 100: fatal */
 	CV_STOPPED,      /* deadline or signal */
-	CV_FAILED,       /* this request failed; others may work */
+	CV_FAILED,       /* this request failed (after its retries, or a malformed
+			  * answer); others may work */
+	CV_CUT_OFF,      /* this request failed and --limit left no attempt for its
+			  * retry: a failed request, and every path is stopped */
+	CV_CONFIG,       /* the configuration is wrong (the URL's scheme): fatal, exit 78 */
 };
 
 struct cv_page {
@@ -105,6 +109,14 @@ char *cv_sanitize_json(const char *body, size_t len, size_t *out_len, int *repla
 /* Parse a sanitized body into the envelope. Sets *status_code. */
 int cv_parse_envelope(const char *body, size_t len, struct cv_page *page, long *status_code,
 		      char *err, size_t errlen);
+
+/* The top-level status_code of a body, -1 when it has none (not JSON, not
+ * an object, not an integer). Invalid text is sanitized first. */
+long cv_envelope_status(const char *body, size_t len);
+/* An OK answer's shape: results a list (list paths, with an integer
+ * number_of_total_results) or an object (detail paths). -1 with the reason
+ * in err when malformed. Records inside are checked by their parsers. */
+int cv_check_results(const struct cv_page *page, bool list, char *err, size_t errlen);
 
 struct cv_volume {
 	long id;

@@ -146,6 +146,44 @@ int cv_parse_envelope(const char *body, size_t len, struct cv_page *page, long *
 	return 0;
 }
 
+long cv_envelope_status(const char *body, size_t len)
+{
+	if (!body)
+		return -1;
+	json_t *root = json_loadb(body, len, 0, NULL);
+	if (!root) {
+		/* One bad byte must not hide a 100 or a 107. */
+		size_t clean_len;
+		int replaced;
+		char *clean = cv_sanitize_json(body, len, &clean_len, &replaced);
+		root = json_loadb(clean, clean_len, 0, NULL);
+		free(clean);
+	}
+	json_t *sc = json_object_get(root, "status_code"); /* NULL unless root is an object */
+	long code = json_is_integer(sc) ? (long)json_integer_value(sc) : -1;
+	json_decref(root);
+	return code;
+}
+
+int cv_check_results(const struct cv_page *page, bool list, char *err, size_t errlen)
+{
+	if (list && !json_is_array(page->results)) {
+		snprintf(err, errlen, "malformed answer: results is not a list");
+		return -1;
+	}
+	if (!list && !json_is_object(page->results)) {
+		snprintf(err, errlen, "malformed answer: results is not an object");
+		return -1;
+	}
+	/* Paging reads the total: without it a list would end after one page. */
+	json_t *total = json_object_get(page->root, "number_of_total_results");
+	if (list && (!json_is_integer(total) || json_integer_value(total) < 0)) {
+		snprintf(err, errlen, "malformed answer: no number_of_total_results");
+		return -1;
+	}
+	return 0;
+}
+
 static bool digits(const char *s, int n)
 {
 	for (int i = 0; i < n; i++)

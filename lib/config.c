@@ -128,6 +128,22 @@ int config_get_long(const char *name, long def, long min, long max, long *out)
 	return 0;
 }
 
+int config_get_header_value(const char *name, const char **out)
+{
+	const char *v = config_get(name);
+	*out = NULL;
+	for (size_t i = 0; v && v[i]; i++) {
+		unsigned char ch = (unsigned char)v[i];
+		/* HTAB is legal in a field value, but a tab in a product name is
+		 * as much a mistake as any other control character. */
+		if (ch < 0x20 || ch == 0x7f)
+			return config_error("%s: contains a control character (byte 0x%02x at position %zu); "
+					    "a header value must be printable text", name, ch, i + 1);
+	}
+	*out = v;
+	return 0;
+}
+
 /* Checks scheme and host with libcurl's own parser, so what we accept is
  * exactly what the transfers will use. Never prints the URL: it may carry
  * credentials. */

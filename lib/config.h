@@ -24,6 +24,11 @@ int config_require(const char *name, const char **out);
 int config_require_secret(const char *name, const char **out);
 int config_get_duration(const char *name, double def, double *out);
 int config_get_long(const char *name, long def, long min, long max, long *out);
+/* A value sent as an HTTP header (a User-Agent): NULL in *out when unset.
+ * Control characters are an error: CR/LF would end the header and start
+ * another one. The error names the variable and the offending byte's
+ * position, never the value. */
+int config_get_header_value(const char *name, const char **out);
 /* An http(s) URL, parsed with libcurl's URL API; trailing slashes trimmed.
  * Returns a new string the caller frees via *out. The error never shows the
  * value when it may carry credentials. */

@@ -4,6 +4,12 @@
  * Parameterized statements only. Errors are reported through error() with the
  * server's message (never the connection string) and return -1 / NULL.
  *
+ * Every wait on the server (connecting, statements, COPY) polls the socket in
+ * short slices and watches deadline_should_stop(): once a stop is requested a
+ * statement may still run DB_STOP_GRACE_S (the batch in hand commits, the run
+ * record is finished), then it is cancelled with a cancel request. So a run
+ * blocked on another session's lock still stops within the 5 s promise.
+ *
  * Ownership: db_open() gives the caller a struct db to db_close(). Every
  * struct db_result from db_query() is the caller's to db_result_free().
  * Values returned by db_value() live as long as their result.
@@ -18,13 +24,22 @@ struct buf;
 struct db;
 struct db_result;
 
-/* Connect using DATABASE_URL (adding sslmode=require unless the host is local
- * or the URL sets sslmode), or libpq's PG* variables when DATABASE_URL is
- * unset but PGHOST/PGDATABASE are. statement_timeout_s <= 0: none. */
+/* Once stopping, how long one statement (or connection attempt) may still
+ * take before it is cancelled. Two such waits and the exit fit in 5 s. */
+#define DB_STOP_GRACE_S 1.5
+
+/* Connect using DATABASE_URL (a postgresql:// URL or libpq's keyword=value
+ * form; sslmode=require is added unless the host is local or it sets
+ * sslmode), or libpq's PG* variables when DATABASE_URL is unset but
+ * PGHOST/PGDATABASE are. statement_timeout_s <= 0: none. The password, in
+ * whatever form it was given, is registered with redact_add().
+ * A malformed DATABASE_URL or an option libpq rejects is a config_error()
+ * carrying libpq's message; a server that cannot be reached is an error(). */
 int db_open(struct db **out, double statement_timeout_s);
 void db_close(struct db *db);
-/* The connection options db_open() would use, for `doctor` (password hidden). */
-char *db_describe_target(void);
+/* Where a connection went: "host H port P database D user U" (new string;
+ * never the password). */
+char *db_describe(struct db *db);
 
 struct db_result *db_query(struct db *db, const char *sql, int nparams, const char *const *params);
 int db_exec(struct db *db, const char *sql, int nparams, const char *const *params);
@@ -32,7 +47,6 @@ int db_exec(struct db *db, const char *sql, int nparams, const char *const *para
 int db_exec_script(struct db *db, const char *sql);
 
 int db_rows(const struct db_result *r);
-int db_cols(const struct db_result *r);
 /* NULL for SQL NULL. */
 const char *db_value(const struct db_result *r, int row, int col);
 long long db_ll(const struct db_result *r, int row, int col, long long if_null);
@@ -60,5 +74,11 @@ int db_unlock(struct db *db, const char *key);
 
 /* Name of the server's error for the last failed call (SQLSTATE), or "". */
 const char *db_last_sqlstate(struct db *db);
+/* A wait on this connection was cancelled because the run is stopping.
+ * NULL-safe. */
+bool db_was_stopped(const struct db *db);
+/* The server went away (or never answered a cancel): every later call fails.
+ * NULL-safe. */
+bool db_is_lost(const struct db *db);
 
 #endif

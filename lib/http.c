@@ -7,6 +7,7 @@
 
 #include <curl/curl.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,7 +45,9 @@ static const struct http_config defaults = {
 int http_config_from_env(struct http_config *cfg)
 {
 	*cfg = defaults;
-	const char *ua = config_get("JOBRUN_USER_AGENT");
+	const char *ua;
+	if (config_get_header_value("JOBRUN_USER_AGENT", &ua))
+		return -1;
 	if (ua)
 		cfg->user_agent = ua;
 	if (config_get_duration("JOBRUN_HTTP_TIMEOUT", cfg->timeout_s, &cfg->timeout_s))
@@ -83,6 +86,29 @@ static void config_fill(struct http_config *dst, const struct http_config *src)
 		dst->backoff_cap_s = defaults.backoff_cap_s;
 	if (dst->retry_after_cap_s <= 0)
 		dst->retry_after_cap_s = defaults.retry_after_cap_s;
+}
+
+/* ------------------------------------------------------------------ process */
+
+int http_global_init(void)
+{
+	/* With CURLOPT_NOSIGNAL libcurl leaves SIGPIPE alone: a write to a
+	 * connection the server already closed would kill the process instead
+	 * of failing the attempt with EPIPE. */
+	signal(SIGPIPE, SIG_IGN);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return error("libcurl could not be initialized");
+	return 0;
+}
+
+void http_global_cleanup(void)
+{
+	curl_global_cleanup();
+}
+
+const char *http_library_version(void)
+{
+	return curl_version();
 }
 
 /* ------------------------------------------------------------------- client */
@@ -211,6 +237,14 @@ static void trim(const char **s, const char **e)
 		(*e)--;
 }
 
+/* A server may send any number of headers, and every one is copied: a
+ * response over these limits fails its attempt (CURLE_WRITE_ERROR; the flag
+ * tells describe_curl() why). Real answers carry about 20 headers, 2 KiB. */
+#define MAX_HEADERS 100
+#define MAX_HEADER_KIB 64
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
 static size_t on_header(char *data, size_t size, size_t n, void *p)
 {
 	struct xfer *x = p;
@@ -221,7 +255,13 @@ static size_t on_header(char *data, size_t size, size_t n, void *p)
 		free_headers(x->hdrs, x->n_hdrs);
 		x->hdrs = NULL;
 		x->n_hdrs = x->cap_hdrs = 0;
+		x->header_bytes = len;
 		return len;
+	}
+	x->header_bytes += len;
+	if (x->header_bytes > MAX_HEADER_KIB * 1024) {
+		x->headers_too_large = true;
+		return 0;
 	}
 	const char *colon = memchr(data, ':', len);
 	if (!colon)
@@ -231,6 +271,10 @@ static size_t on_header(char *data, size_t size, size_t n, void *p)
 	trim(&vs, &ve);
 	if (ns == ne)
 		return len;
+	if (x->n_hdrs == MAX_HEADERS) {
+		x->headers_too_large = true;
+		return 0;
+	}
 	if (x->n_hdrs == x->cap_hdrs) {
 		x->cap_hdrs = x->cap_hdrs ? 2 * x->cap_hdrs : 16;
 		x->hdrs = xrealloc(x->hdrs, x->cap_hdrs * sizeof(*x->hdrs));
@@ -675,8 +719,29 @@ static enum xfer_step after_response(struct xfer *x, double *wait)
 	return XFER_FINAL;
 }
 
-/* Transport failures worth another attempt, in words an operator reads. */
-static const char *describe_curl(CURLcode rc, const char *detail, bool *retry)
+/* The TLS layer found no TLS at the other end: the URL says https, the
+ * server answers plain HTTP (or something else). Each TLS library words it
+ * its own way. */
+static bool tls_protocol_mismatch(const char *detail)
+{
+	static const char *const signs[] = {
+		"wrong version number",   /* OpenSSL: a plain-HTTP reply to the hello */
+		"packet length too long", /* OpenSSL, other plain-text replies */
+		"unknown protocol",       /* OpenSSL 1.0 */
+		"unexpected TLS packet",  /* GnuTLS */
+		"invalid SSL record",     /* mbedTLS */
+		"InvalidContentType",     /* rustls */
+	};
+	for (size_t i = 0; i < sizeof(signs) / sizeof(signs[0]); i++)
+		if (strstr(detail, signs[i]))
+			return true;
+	return false;
+}
+
+/* A failed attempt in words an operator reads, and whether another attempt
+ * may succeed. Failures that no retry can fix because the configuration is
+ * wrong are marked in resp->config_error (the run exits 78). */
+static const char *describe_curl(struct xfer *x, CURLcode rc, const char *detail, bool *retry)
 {
 	*retry = true;
 	switch (rc) {
@@ -688,7 +753,18 @@ static const char *describe_curl(CURLcode rc, const char *detail, bool *retry)
 	case CURLE_SEND_ERROR: return "send failed";
 	case CURLE_PARTIAL_FILE: return "truncated body";
 	case CURLE_GOT_NOTHING: return "empty reply";
-	case CURLE_SSL_CONNECT_ERROR: return "tls handshake failed";
+	case CURLE_SSL_CONNECT_ERROR:
+		if (!tls_protocol_mismatch(detail))
+			return "tls handshake failed";
+		*retry = false;
+		x->resp->config_error = true;
+		/* x->last must hold this and curl's detail: keep it short. */
+		return "the URL's scheme does not match the server: no TLS";
+	case CURLE_WRITE_ERROR:
+		*retry = false;
+		return x->headers_too_large ? "response headers over the limit (" STR(MAX_HEADERS)
+						" headers, " STR(MAX_HEADER_KIB) " KiB)"
+					    : "request failed";
 	default:
 		*retry = false;
 		return "request failed";
@@ -707,7 +783,7 @@ static enum xfer_step after_transport_error(struct xfer *x, CURLcode rc, double 
 	}
 	const char *detail = x->curl_err[0] ? x->curl_err : curl_easy_strerror(rc);
 	bool retry;
-	const char *what = describe_curl(rc, detail, &retry);
+	const char *what = describe_curl(x, rc, detail, &retry);
 	snprintf(x->last, sizeof(x->last), "%s (curl: %s)", what, detail);
 	if (rc == CURLE_ABORTED_BY_CALLBACK && x->refused) {
 		/* Nothing left: as with a refusal before the attempt, no attempt. */

@@ -88,6 +88,8 @@ struct http_response {
 				   * on a new connection count as attempts of their own) */
 	double retry_after_s;     /* last server-requested wait, -1 when none */
 	char error[512];          /* redacted, lowercase, names what failed; "" on success */
+	bool config_error;        /* the failure is jobrun's configuration (an https URL at a
+				   * plain-HTTP port): no retry can fix it; exit 78 */
 };
 
 /* One request about to leave, as before_send sees it. */
@@ -123,6 +125,13 @@ struct http_hooks {
 	void *ctx;
 };
 
+/* Once per process, before any client is made: libcurl's global state, and
+ * SIGPIPE ignored (libcurl runs with CURLOPT_NOSIGNAL). */
+int http_global_init(void);
+void http_global_cleanup(void);
+/* libcurl and its TLS library, e.g. "libcurl/7.88.1 OpenSSL/3.0.19 …". */
+const char *http_library_version(void);
+
 struct http_client;
 
 struct http_client *http_client_new(const struct http_config *cfg, const struct http_hooks *hooks);
@@ -157,7 +166,13 @@ double http_parse_date(const char *value);
 double http_backoff_delay(int attempt, double base, double cap, double rand01);
 /* The default class of a status: 2xx/3xx/4xx OK except 408/420/429/5xx. */
 enum http_class http_default_class(long status);
-/* Percent-encode a query component into a new string. */
-char *http_escape(const char *s);
+/* A URL built with libcurl's URL API: base (an http(s) URL; trailing slashes
+ * ignored), then each of the NULL-terminated path segments percent-encoded
+ * ("" as the last one gives a trailing slash), then the query pairs
+ * {name, value, …, NULL} percent-encoded, then encoded_query (already
+ * encoded, "a=1&b=2"; NULL for none) appended as is. A new string the caller
+ * frees; NULL when base is not a URL. */
+char *http_url_build(const char *base, const char *const *segments, const char *const *params,
+		     const char *encoded_query);
 
 #endif

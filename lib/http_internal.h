@@ -46,6 +46,8 @@ struct xfer {
 	struct http_header *hdrs; /* the current attempt's response headers */
 	size_t n_hdrs;
 	size_t cap_hdrs;
+	size_t header_bytes;        /* the current response's header bytes so far */
+	bool headers_too_large;     /* on_header refused: over the count or size cap */
 	bool too_large;
 	double attempt_retry_after; /* this attempt's Retry-After, -1 when none */
 	/* Why a timeout would end this attempt, decided when it was set up:

@@ -1,16 +1,19 @@
 /*
  * The pure parts of the http layer: dates, Retry-After, backoff, status
- * classes, escaping, and turning a response into JSON or a readable error.
- * No libcurl here, so all of it is unit-tested directly.
+ * classes, URLs, and turning a response into JSON or a readable error.
+ * libcurl parses dates and builds URLs here, but nothing touches the network,
+ * so all of it is unit-tested directly.
  */
 #include "http.h"
 
 #include <ctype.h>
+#include <curl/curl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "buf.h"
 #include "redact.h"
@@ -32,132 +35,30 @@ const char *http_response_header(const struct http_response *resp, const char *n
 static const char *const months[] = {
 	"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 };
-static const char *const wdays[] = { "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun" };
+static const char *const wdays[] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
 static const char *const wdays_long[] = {
-	"Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday",
+	"Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday",
 };
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
- * days_from_civil): no timegm(), no TZ environment involved. */
-static long long days_from_civil(long long y, int m, int d)
+/* libcurl parses the date (curl_getdate reads all three HTTP forms, and many
+ * looser ones). It is strict here by rendering the instant back in each
+ * form: an HTTP date is exactly one of those renderings, so a wrong weekday,
+ * 31 Feb, a one-digit day or a zone other than GMT are refused. The tables
+ * above, not strftime, keep the locale out. */
+static bool is_rendering(const char *text, time_t t)
 {
-	y -= m <= 2;
-	long long era = (y >= 0 ? y : y - 399) / 400;
-	long long yoe = y - era * 400;
-	long long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	long long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-static int days_in_month(int y, int m)
-{
-	static const int days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-	return m == 2 && leap ? 29 : days[m - 1];
-}
-
-/* A cursor over the date text; every matcher advances it or fails. */
-struct scan {
-	const char *p;
-	bool ok;
-};
-
-static void lit(struct scan *s, const char *text)
-{
-	size_t n = strlen(text);
-	if (s->ok && !strncmp(s->p, text, n))
-		s->p += n;
-	else
-		s->ok = false;
-}
-
-static int num(struct scan *s, int min_digits, int max_digits)
-{
-	int v = 0, n = 0;
-	while (s->ok && n < max_digits && isdigit((unsigned char)*s->p)) {
-		v = v * 10 + (*s->p++ - '0');
-		n++;
-	}
-	if (n < min_digits)
-		s->ok = false;
-	return v;
-}
-
-static int word(struct scan *s, const char *const *names, int count)
-{
-	for (int i = 0; s->ok && i < count; i++) {
-		size_t n = strlen(names[i]);
-		if (!strncmp(s->p, names[i], n)) {
-			s->p += n;
-			return i;
-		}
-	}
-	s->ok = false;
-	return -1;
-}
-
-static void clock_part(struct scan *s, int *h, int *mi, int *sec)
-{
-	*h = num(s, 2, 2);
-	lit(s, ":");
-	*mi = num(s, 2, 2);
-	lit(s, ":");
-	*sec = num(s, 2, 2);
-}
-
-/* Sun, 06 Nov 1994 08:49:37 GMT */
-static bool scan_imf(const char *v, int *y, int *mo, int *d, int *h, int *mi, int *sec)
-{
-	struct scan s = { v, true };
-	word(&s, wdays, 7);
-	lit(&s, ", ");
-	*d = num(&s, 2, 2);
-	lit(&s, " ");
-	*mo = word(&s, months, 12) + 1;
-	lit(&s, " ");
-	*y = num(&s, 4, 4);
-	lit(&s, " ");
-	clock_part(&s, h, mi, sec);
-	lit(&s, " GMT");
-	return s.ok && !*s.p;
-}
-
-/* Sunday, 06-Nov-94 08:49:37 GMT */
-static bool scan_rfc850(const char *v, int *y, int *mo, int *d, int *h, int *mi, int *sec)
-{
-	struct scan s = { v, true };
-	word(&s, wdays_long, 7);
-	lit(&s, ", ");
-	*d = num(&s, 2, 2);
-	lit(&s, "-");
-	*mo = word(&s, months, 12) + 1;
-	lit(&s, "-");
-	*y = num(&s, 2, 2);
-	lit(&s, " ");
-	clock_part(&s, h, mi, sec);
-	lit(&s, " GMT");
-	/* Two-digit years: RFC 9110 says the nearest past century that puts
-	 * the date within 50 years; in practice 70-99 are 1900s. */
-	*y += *y < 70 ? 2000 : 1900;
-	return s.ok && !*s.p;
-}
-
-/* Sun Nov  6 08:49:37 1994 */
-static bool scan_asctime(const char *v, int *y, int *mo, int *d, int *h, int *mi, int *sec)
-{
-	struct scan s = { v, true };
-	word(&s, wdays, 7);
-	lit(&s, " ");
-	*mo = word(&s, months, 12) + 1;
-	lit(&s, " ");
-	if (s.ok && *s.p == ' ')
-		s.p++;
-	*d = num(&s, 1, 2);
-	lit(&s, " ");
-	clock_part(&s, h, mi, sec);
-	lit(&s, " ");
-	*y = num(&s, 4, 4);
-	return s.ok && !*s.p;
+	struct tm tm;
+	if (!gmtime_r(&t, &tm))
+		return false;
+	char form[3][64];
+	snprintf(form[0], sizeof(form[0]), "%s, %02d %s %04d %02d:%02d:%02d GMT", wdays[tm.tm_wday],
+		 tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	snprintf(form[1], sizeof(form[1]), "%s, %02d-%s-%02d %02d:%02d:%02d GMT",
+		 wdays_long[tm.tm_wday], tm.tm_mday, months[tm.tm_mon], tm.tm_year % 100, tm.tm_hour,
+		 tm.tm_min, tm.tm_sec);
+	snprintf(form[2], sizeof(form[2]), "%s %s %2d %02d:%02d:%02d %04d", wdays[tm.tm_wday],
+		 months[tm.tm_mon], tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, tm.tm_year + 1900);
+	return !strcmp(text, form[0]) || !strcmp(text, form[1]) || !strcmp(text, form[2]);
 }
 
 double http_parse_date(const char *value)
@@ -175,17 +76,11 @@ double http_parse_date(const char *value)
 		return -1;
 	memcpy(text, value, len);
 	text[len] = '\0';
-
-	int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0;
-	if (!scan_imf(text, &y, &mo, &d, &h, &mi, &sec) &&
-	    !scan_rfc850(text, &y, &mo, &d, &h, &mi, &sec) &&
-	    !scan_asctime(text, &y, &mo, &d, &h, &mi, &sec))
+	/* -1 is also 1969-12-31 23:59:59, which no server sends as a Retry-After. */
+	time_t t = curl_getdate(text, NULL);
+	if (t < 0 || !is_rendering(text, t))
 		return -1;
-	if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 ||
-	    sec > 60)
-		return -1;
-	double t = (double)days_from_civil(y, mo, d) * 86400.0 + h * 3600.0 + mi * 60.0 + sec;
-	return t < 0 ? -1 : t;
+	return (double)t;
 }
 
 /* ------------------------------------------------------------ Retry-After */
@@ -265,22 +160,50 @@ enum http_class http_default_class(long status)
 	return HTTP_CLASS_OK;
 }
 
-/* --------------------------------------------------------------- escaping */
+/* -------------------------------------------------------------------- URLs */
 
-char *http_escape(const char *s)
+char *http_url_build(const char *base, const char *const *segments, const char *const *params,
+		     const char *encoded_query)
 {
-	static const char hex[] = "0123456789ABCDEF";
-	struct buf out = BUF_INIT;
-	for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-		if (isalnum(*p) || *p == '-' || *p == '.' || *p == '_' || *p == '~') {
-			buf_addch(&out, (char)*p);
-		} else {
-			buf_addch(&out, '%');
-			buf_addch(&out, hex[*p >> 4]);
-			buf_addch(&out, hex[*p & 15]);
-		}
+	CURLU *u = curl_url();
+	char *path = NULL, *full = NULL, *result = NULL;
+	struct buf p = BUF_INIT;
+	if (!u || curl_url_set(u, CURLUPART_URL, base, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_PATH, &path, 0) != CURLUE_OK)
+		goto out;
+	buf_adds(&p, path);
+	while (p.len && p.data[p.len - 1] == '/')
+		p.data[--p.len] = '\0';
+	for (const char *const *seg = segments; seg && *seg; seg++) {
+		/* Each segment is one: a '/' inside it is escaped too. */
+		char *esc = curl_easy_escape(NULL, *seg, 0);
+		if (!esc)
+			goto out;
+		buf_addf(&p, "/%s", esc);
+		curl_free(esc);
 	}
-	return buf_detach(&out);
+	if (curl_url_set(u, CURLUPART_PATH, p.len ? buf_str(&p) : "/", 0) != CURLUE_OK)
+		goto out;
+	for (const char *const *kv = params; kv && kv[0]; kv += 2) {
+		/* libcurl escapes everything after the first '=', and the name. */
+		char *pair = xasprintf("%s=%s", kv[0], kv[1] ? kv[1] : "");
+		CURLUcode rc = curl_url_set(u, CURLUPART_QUERY, pair,
+					    CURLU_APPENDQUERY | CURLU_URLENCODE);
+		free(pair);
+		if (rc != CURLUE_OK)
+			goto out;
+	}
+	if (encoded_query && *encoded_query &&
+	    curl_url_set(u, CURLUPART_QUERY, encoded_query, CURLU_APPENDQUERY) != CURLUE_OK)
+		goto out;
+	if (curl_url_get(u, CURLUPART_URL, &full, 0) == CURLUE_OK)
+		result = xstrdup(full);
+out:
+	buf_release(&p);
+	curl_free(path);
+	curl_free(full);
+	curl_url_cleanup(u);
+	return result;
 }
 
 /* -------------------------------------------------------------------- JSON */

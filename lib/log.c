@@ -229,16 +229,6 @@ int config_error(const char *fmt, ...)
 	return -1;
 }
 
-void warning(const char *fmt, ...)
-{
-	char raw[1024];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(raw, sizeof(raw), fmt, ap);
-	va_end(ap);
-	log_warn(raw);
-}
-
 const char *error_last(void)
 {
 	return last_error[0] ? last_error : NULL;

@@ -5,9 +5,9 @@
  *   -> at=info job=primecache run=42 msg="fetched batch" path=/volumes/ count=100
  *
  * Every message and value goes through redact_string() before it is written.
- * error() and warning() are the git-style helpers: error() logs at=error,
- * remembers the message as the "last error" (the run record stores it) and
- * returns -1 so callers can write `return error("...")`.
+ * error() is the git-style helper: it logs at=error, remembers the message
+ * as the "last error" (the run record stores it) and returns -1 so callers
+ * can write `return error("...")`.
  *
  * Nothing here is owned by the caller; fields are borrowed for the call only.
  */
@@ -65,7 +65,6 @@ enum error_kind { ERR_NONE, ERR_FAILURE, ERR_CONFIG, ERR_USAGE };
 int error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Like error(), but a configuration problem: exit 78. */
 int config_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The most recent error() message (already redacted), or NULL. */
 const char *error_last(void);
 enum error_kind error_last_kind(void);

@@ -1,10 +1,15 @@
 #include "migrate.h"
 
+#include <ctype.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "buf.h"
 #include "db.h"
 #include "log.h"
+#include "xalloc.h"
 
 #define MIGRATE_LOCK "jobrun:migrate"
 
@@ -127,4 +132,192 @@ int migrate_current_version(struct db *db)
 int migrate_latest_version(void)
 {
 	return migrations_count ? migrations[migrations_count - 1].version : 0;
+}
+
+int migrate_refuse_newer(int current)
+{
+	int latest = migrate_latest_version();
+	if (current <= latest)
+		return 0;
+	return config_error("database schema is at version %d, newer than this jobrun (%d): "
+			    "deploy a jobrun that knows version %d",
+			    current, latest, current);
+}
+
+/* ---- what the migrations create: a scan of their SQL, not a second list */
+
+#define MAX_WORDS 12
+
+struct scan {
+	const char *p;
+	char words[MAX_WORDS][128]; /* the statement's first words, lowercased */
+	int n;
+};
+
+/* Skip what cannot hold a statement's words: whitespace, comments, string
+ * literals and dollar-quoted bodies ($$ … $$, $tag$ … $tag$). */
+static const char *skip_noise(const char *p)
+{
+	for (;;) {
+		while (isspace((unsigned char)*p))
+			p++;
+		if (p[0] == '-' && p[1] == '-') {
+			p += strcspn(p, "\n");
+		} else if (p[0] == '/' && p[1] == '*') {
+			const char *end = strstr(p + 2, "*/");
+			p = end ? end + 2 : p + strlen(p);
+		} else if (*p == '\'') {
+			for (p++; *p && !(*p == '\'' && p[1] != '\''); p += *p == '\'' ? 2 : 1)
+				;
+			if (*p)
+				p++;
+		} else if (*p == '$') {
+			size_t tag = 1 + strspn(p + 1, "abcdefghijklmnopqrstuvwxyz_0123456789");
+			if (p[tag] != '$') /* a parameter ($1), not a quote */
+				return p;
+			char *delim = xstrndup(p, tag + 1);
+			const char *end = strstr(p + tag + 1, delim);
+			p = end ? end + tag + 1 : p + strlen(p);
+			free(delim);
+		} else {
+			return p;
+		}
+	}
+}
+
+/* The next statement's first words; false at the end of the script. */
+static bool next_statement(struct scan *s)
+{
+	s->n = 0;
+	s->p = skip_noise(s->p);
+	if (!*s->p)
+		return false;
+	while (*s->p && *s->p != ';') {
+		const char *w = s->p;
+		size_t len = 0;
+		if (*w == '"') {
+			w++;
+			len = strcspn(w, "\"");
+			s->p = w + len + (w[len] == '"');
+		} else {
+			len = strspn(w, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_0123456789.");
+			s->p = w + (len ? len : 1); /* punctuation: skipped */
+		}
+		if (len && s->n < MAX_WORDS) {
+			snprintf(s->words[s->n], sizeof(s->words[0]), "%.*s", (int)len, w);
+			for (char *c = s->words[s->n]; *c; c++)
+				*c = (char)tolower((unsigned char)*c);
+			s->n++;
+		}
+		s->p = skip_noise(s->p);
+	}
+	if (*s->p == ';')
+		s->p++;
+	return true;
+}
+
+static const char *const kinds[] = { "schema", "table", "index", "view", "sequence", "function" };
+
+static const char *kind_of(const char *word)
+{
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (!strcmp(word, kinds[i]))
+			return kinds[i];
+	return NULL;
+}
+
+static void qualify(char *out, size_t len, const char *kind, const char *name, const char *schema_of)
+{
+	if (!strcmp(kind, "schema") || strchr(name, '.')) {
+		snprintf(out, len, "%s", name);
+		return;
+	}
+	const char *dot = schema_of ? strchr(schema_of, '.') : NULL;
+	if (dot)
+		snprintf(out, len, "%.*s.%s", (int)(dot - schema_of), schema_of, name);
+	else
+		snprintf(out, len, "public.%s", name);
+}
+
+void migrate_scan_objects(const char *sql, migrate_object_fn fn, void *ctx)
+{
+	struct scan s = { .p = sql };
+	while (next_statement(&s)) {
+		bool create = s.n > 0 && !strcmp(s.words[0], "create");
+		if (!create && !(s.n > 0 && !strcmp(s.words[0], "drop")))
+			continue;
+		int i = 1;
+		while (i < s.n && (!strcmp(s.words[i], "or") || !strcmp(s.words[i], "replace") ||
+				   !strcmp(s.words[i], "unique") || !strcmp(s.words[i], "materialized")))
+			i++;
+		const char *kind = i < s.n ? kind_of(s.words[i]) : NULL;
+		if (!kind)
+			continue;
+		i++;
+		while (i < s.n && (!strcmp(s.words[i], "if") || !strcmp(s.words[i], "not") ||
+				   !strcmp(s.words[i], "exists") || !strcmp(s.words[i], "concurrently")))
+			i++;
+		if (i >= s.n || (!strcmp(kind, "index") && !strcmp(s.words[i], "on")))
+			continue; /* an unnamed index: nothing to look up */
+		const char *table = NULL;
+		if (create && !strcmp(kind, "index"))
+			for (int j = i + 1; j + 1 < s.n && !table; j++)
+				if (!strcmp(s.words[j], "on"))
+					table = strcmp(s.words[j + 1], "only") || j + 2 >= s.n
+							? s.words[j + 1] : s.words[j + 2];
+		char name[300];
+		qualify(name, sizeof(name), kind, s.words[i], table);
+		fn(create, kind, name, ctx);
+	}
+}
+
+/* The expected objects as a JSON array of {kind, name}: created by the
+ * applied migrations and not dropped by a later one. */
+static void expect_object(bool create, const char *kind, const char *name, void *ctx)
+{
+	json_t *list = ctx;
+	size_t len = strlen(name);
+	for (size_t i = json_array_size(list); i-- > 0;) {
+		const char *have = json_string_value(json_object_get(json_array_get(list, i), "name"));
+		/* Dropping a schema drops what is in it. */
+		bool inside = !strcmp(kind, "schema") && !strncmp(have, name, len) && have[len] == '.';
+		if (!strcmp(have, name) || (!create && inside))
+			json_array_remove(list, i);
+	}
+	if (create)
+		json_array_append_new(list, json_pack("{s:s, s:s}", "kind", kind, "name", name));
+}
+
+static const char missing_sql[] =
+	"SELECT o->>'kind', o->>'name' FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(o, n) "
+	"WHERE NOT CASE o->>'kind' "
+	"  WHEN 'schema' THEN EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = o->>'name') "
+	"  WHEN 'function' THEN EXISTS (SELECT 1 FROM pg_proc p "
+	"       JOIN pg_namespace s ON s.oid = p.pronamespace "
+	"       WHERE s.nspname = split_part(o->>'name', '.', 1) "
+	"         AND p.proname = split_part(o->>'name', '.', 2)) "
+	"  ELSE EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace "
+	"       WHERE s.nspname = split_part(o->>'name', '.', 1) "
+	"         AND c.relname = split_part(o->>'name', '.', 2)) END "
+	"ORDER BY n";
+
+int migrate_check_objects(struct db *db, int version, migrate_missing_fn fn, void *ctx)
+{
+	json_t *list = json_array();
+	for (int i = 0; i < migrations_count && migrations[i].version <= version; i++)
+		migrate_scan_objects(migrations[i].sql, expect_object, list);
+	char *text = json_dumps(list, JSON_COMPACT);
+	json_decref(list);
+	if (!text)
+		return error("schema check: cannot encode the expected objects");
+	const char *params[] = { text };
+	struct db_result *r = db_query(db, missing_sql, 1, params);
+	free(text);
+	if (!r)
+		return -1;
+	int missing = db_rows(r);
+	for (int i = 0; fn && i < missing; i++)
+		fn(db_value(r, i, 0), db_value(r, i, 1), ctx);
+	db_result_free(r);
+	return missing;
 }

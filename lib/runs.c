@@ -114,17 +114,34 @@ long long runs_record_skipped(struct db *db, const char *job, const char *lock_k
 	return insert_run(db, job, lock_key, args, "skipped", reason);
 }
 
-int runs_mark_abandoned(struct db *db, const char *lock_key, long long except_id, long long *count)
+int runs_hold(struct db *db, const struct run *run)
+{
+	char key[48];
+	bool held;
+	snprintf(key, sizeof(key), "jobrun.run:%lld", run->id);
+	if (db_try_lock(db, key, &held))
+		return -1;
+	return held ? 0 : error("could not take the lock of run %lld", run->id);
+}
+
+int runs_mark_abandoned(struct db *db, const char *lock_key, const char *job, long long except_id,
+			long long *count)
 {
 	char id[24];
 	snprintf(id, sizeof(id), "%lld", except_id);
-	const char *params[] = { lock_key, id };
+	const char *params[] = { lock_key, id, job };
+	/* A transaction-level try-lock on a run's key succeeds only when no
+	 * session holds it, i.e. its process is gone; it is released when this
+	 * statement ends. Holding the job's lock proves nothing about runs that
+	 * take their locks per unit, so the run lock decides for every row. */
 	struct db_result *r = db_query(
 		db,
 		"UPDATE jobrun.runs SET status = 'abandoned', finished_at = now(), "
 		"error = coalesce(error, 'process ended without finishing its run record') "
-		"WHERE lock_key = $1 AND status = 'running' AND id <> $2::bigint",
-		2, params);
+		"WHERE status = 'running' AND id <> $2::bigint "
+		"AND (job = $3 OR lock_key = $1) "
+		"AND pg_try_advisory_xact_lock(hashtextextended('jobrun.run:' || id, 0))",
+		3, params);
 	if (!r)
 		return -1;
 	*count = db_affected(r);
@@ -137,3 +154,13 @@ void runs_release(struct run *run)
 	json_decref(run->summary);
 	run->summary = NULL;
 }
+
+const struct history_table runs_history = {
+	.name = "runs",
+	.count_sql = "SELECT count(*) FROM jobrun.runs WHERE status <> 'running' "
+		     "AND started_at < now() - make_interval(secs => $1::double precision)",
+	.delete_sql = "DELETE FROM jobrun.runs WHERE id IN (SELECT id FROM jobrun.runs "
+		      "WHERE status <> 'running' "
+		      "AND started_at < now() - make_interval(secs => $1::double precision) "
+		      "AND id <> $3::bigint LIMIT $2::bigint)",
+};

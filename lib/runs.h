@@ -9,6 +9,8 @@
 
 #include <jansson.h>
 
+#include "history.h"
+
 struct db;
 
 enum run_status {
@@ -42,9 +44,16 @@ int runs_finish(struct db *db, struct run *run, enum run_status status, const ch
  * Returns its id, or -1. */
 long long runs_record_skipped(struct db *db, const char *job, const char *lock_key, json_t *args,
 			const char *reason);
-/* Mark `running` rows of this lock key, other than except_id, `abandoned`:
- * called while holding the lock, so their processes are gone. */
-int runs_mark_abandoned(struct db *db, const char *lock_key, long long except_id, long long *count);
+/* Hold the run's own lock ("jobrun.run:<id>") for as long as the session
+ * lives: how later runs tell a live run from one whose process died. */
+int runs_hold(struct db *db, const struct run *run);
+/* Mark `running` rows of this job or lock key (NULL: none), other than
+ * except_id, `abandoned` when their process is gone: their run lock is free. */
+int runs_mark_abandoned(struct db *db, const char *lock_key, const char *job, long long except_id,
+			long long *count);
 void runs_release(struct run *run);
+
+/* jobrun.runs as prune sees it: finished runs older than the cutoff. */
+extern const struct history_table runs_history;
 
 #endif

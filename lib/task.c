@@ -1,5 +1,6 @@
 #include "task.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,21 +15,25 @@
 #include "redact.h"
 #include "xalloc.h"
 
-#define DEFAULT_STATEMENT_TIMEOUT_S 120.0
+int task_statement_timeout(double *out)
+{
+	return config_get_duration("JOBRUN_STATEMENT_TIMEOUT", TASK_DEFAULT_STATEMENT_TIMEOUT_S, out);
+}
 
 static int open_db(struct db **out)
 {
 	double timeout;
-	if (config_get_duration("JOBRUN_STATEMENT_TIMEOUT", DEFAULT_STATEMENT_TIMEOUT_S, &timeout))
+	if (task_statement_timeout(&timeout))
 		return -1;
 	return db_open(out, timeout);
 }
 
-/* A job needs every migration this binary knows; say how to fix it otherwise. */
+/* A job needs every migration this binary knows, and none it does not know:
+ * a newer jobrun may have changed what this one would write. */
 static int check_schema(struct db *db)
 {
 	int current = migrate_current_version(db);
-	if (current < 0)
+	if (current < 0 || migrate_refuse_newer(current))
 		return -1;
 	if (current < migrate_latest_version())
 		return error("database schema is at version %d but this jobrun needs %d: run 'jobrun migrate'",
@@ -53,22 +58,62 @@ enum task_start task_begin(struct task *t, const struct task_options *opt)
 	snprintf(t->lock_key, sizeof(t->lock_key), "%s", opt->lock_key ? opt->lock_key : opt->job);
 	log_set_context(opt->job, 0);
 
-	if (open_db(&t->db) || check_schema(t->db) || db_try_lock(t->db, t->lock_key, &t->locked))
+	/* Every setting is checked before the lock is taken and the run
+	 * recorded: a typo in JOBRUN_HTTP_* must not leave a failed run behind.
+	 * task_http() reads the same environment again. */
+	struct http_config http_cfg;
+	if (http_config_from_env(&http_cfg))
 		return TASK_FAILED;
-	if (!t->locked)
-		return skip(t);
+	if (open_db(&t->db) || check_schema(t->db))
+		return TASK_FAILED;
+	if (!opt->own_locks) {
+		if (db_try_lock(t->db, t->lock_key, &t->locked))
+			return TASK_FAILED;
+		if (!t->locked)
+			return skip(t);
+	}
 	if (runs_begin(t->db, &t->run, opt->job, t->lock_key, t->opt.args))
 		return TASK_FAILED;
 	t->started = true;
 	log_set_context(opt->job, t->run.id);
 
 	long long abandoned = 0;
-	if (runs_mark_abandoned(t->db, t->lock_key, t->run.id, &abandoned))
+	if (runs_hold(t->db, &t->run) ||
+	    runs_mark_abandoned(t->db, t->lock_key, opt->job, t->run.id, &abandoned))
 		return TASK_FAILED;
 	if (abandoned)
 		log_warn("marked runs of a dead process abandoned", LF_I("count", abandoned));
 	log_info("run started", LF_B("dry_run", opt->dry_run));
 	return TASK_STARTED;
+}
+
+int task_lock(struct task *t, const char *key)
+{
+	if (t->n_locks >= TASK_MAX_LOCKS)
+		return error("too many locks in one run (at most %d)", TASK_MAX_LOCKS);
+	bool acquired;
+	if (db_try_lock(t->db, key, &acquired))
+		return -1;
+	if (!acquired) {
+		log_warn("another instance holds the lock", LF_S("lock", key));
+		return 1;
+	}
+	t->n_locks++;
+	return 0;
+}
+
+void task_problem(struct task *t, const char *fmt, ...)
+{
+	char raw[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
+	va_end(ap);
+	char *safe = redact_string(raw);
+	log_warn("problem", LF_S("error", safe));
+	if (!t->problems++)
+		snprintf(t->problem, sizeof(t->problem), "%s", safe);
+	free(safe);
 }
 
 struct http_client *task_http(struct task *t, const struct http_hooks *hooks)
@@ -137,6 +182,37 @@ static void release(struct task *t)
 	t->rl_db = t->db = NULL;
 }
 
+/* The work connection is gone (the server restarted, an operator ended the
+ * session): so is the lock. Record the failure on one new connection rather
+ * than on the limiter's: that one may not exist (dry runs, jobs without a
+ * provider) and goes down with the same server. One attempt, not more: a
+ * database that stays away leaves the row `running`, and the next run marks
+ * it abandoned. */
+static int finish_record(struct task *t, enum run_status *status, const char **err, char **lost_err)
+{
+	if (!db_is_lost(t->db) && !runs_finish(t->db, &t->run, *status, *err))
+		return 0;
+	if (!db_is_lost(t->db))
+		return -1;
+	/* Whatever the job concluded, its session (and its lock) ended under
+	 * it: the run failed, and the cause must survive. The first report of
+	 * the loss says most; the job's own error may be a consequence. */
+	*status = RUN_FAILED;
+	const char *last = error_last();
+	if (!*err || !strstr(*err, "connection lost"))
+		*err = *lost_err = last && strstr(last, "connection lost")
+					   ? xstrdup(last)
+					   : xasprintf("database connection lost%s%s", *err ? ": " : "",
+						       *err ? *err : "");
+	log_warn("lost the database connection; recording the run on a new one",
+		 LF_I("run", t->run.id));
+	db_close(t->db);
+	t->db = NULL;
+	if (open_db(&t->db))
+		return -1;
+	return runs_finish(t->db, &t->run, *status, *err);
+}
+
 enum run_status task_end(struct task *t, enum run_status status, const char *err)
 {
 	if (!t->started) {
@@ -147,13 +223,24 @@ enum run_status task_end(struct task *t, enum run_status status, const char *err
 		release(t);
 		return status;
 	}
+	if (status == RUN_FAILED && !db_is_lost(t->db) && deadline_should_stop() &&
+		   (db_was_stopped(t->db) || db_was_stopped(t->rl_db))) {
+		/* The job failed only because the stop cancelled its wait on
+		 * the database (another session's lock, a slow statement). */
+		status = RUN_INTERRUPTED;
+	}
 	double duration = clock_mono() - t->run.started_mono;
 	if (t->http)
 		t->run.api_requests = http_client_attempts(t->http);
 	enum stop_reason reason = deadline_reason();
 	if (reason != STOP_NONE)
 		json_object_set_new(t->run.summary, "stopped_by", json_string(deadline_reason_name(reason)));
-	if (runs_finish(t->db, &t->run, status, err))
+	if (t->problems)
+		json_object_set_new(t->run.summary, "problems", json_integer(t->problems));
+	if (!err && status != RUN_SUCCEEDED && t->problems)
+		err = t->problem;
+	char *lost_err = NULL;
+	if (finish_record(t, &status, &err, &lost_err))
 		log_error("could not finish the run record", LF_I("run", t->run.id));
 	log_progress_done();
 	log_info("run finished", LF_S("status", run_status_name(status)),
@@ -164,5 +251,6 @@ enum run_status task_end(struct task *t, enum run_status status, const char *err
 	if (t->opt.json)
 		print_json(t, status, err, duration);
 	release(t);
+	free(lost_err);
 	return status;
 }

@@ -11,8 +11,10 @@ Standard library only: the test machines get Debian packages, not pip.
 
 import argparse
 import bisect
+import hashlib
 import http
 import json
+import math
 import os
 import select
 import signal
@@ -21,11 +23,12 @@ import struct
 import sys
 import threading
 import time
+import uuid
 from datetime import datetime, timezone
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
@@ -139,6 +142,7 @@ class Ledger:
         self.min_interval = min_interval
         self.tolerance = tolerance
         self.lock = threading.Lock()
+        self.rules = {}            # bucket -> its own window/spacing (configuration: survives reset)
         self._clear()
 
     def reset(self):
@@ -151,11 +155,14 @@ class Ledger:
         self.requests = 0
         self.violations = 0
         self.by_bucket = {}
+        self.bucket_arrivals = {}  # bucket -> sorted arrivals, for buckets with their own spacing
 
     def record(self, bucket, arrival):
         """Count one API request; return (request number, violation or None)."""
         with self.lock:
-            violation = self._spacing_violation(arrival) or self._window_violation(bucket, arrival)
+            spacing = self._spacing_violation(arrival)
+            bucket_spacing = self._bucket_spacing_violation(bucket, arrival)   # always: it records the arrival
+            violation = spacing or bucket_spacing or self._window_violation(bucket, arrival)
             self.requests += 1
             counts = self.by_bucket.setdefault(bucket, {"requests": 0, "violations": 0})
             counts["requests"] += 1
@@ -176,12 +183,13 @@ class Ledger:
         return None
 
     def _window_violation(self, bucket, arrival):
-        if self.window_limit <= 0:
+        window_limit, window_seconds, _ = self.rule(bucket)
+        if window_limit <= 0:
             return None
         window = self.windows.get(bucket)
-        if window is None or arrival - window[0] >= self.window_seconds:
+        if window is None or arrival - window[0] >= window_seconds:
             window = self.windows[bucket] = [arrival, 0]
-        if window[1] >= self.window_limit:
+        if window[1] >= window_limit:
             return "window"
         window[1] += 1
         return None
@@ -189,11 +197,12 @@ class Ledger:
     def window_state(self, bucket, now):
         """(limit, remaining, seconds until reset) for advertising headers."""
         with self.lock:
+            window_limit, window_seconds, _ = self.rule(bucket)
             window = self.windows.get(bucket)
-            if window is None or now - window[0] >= self.window_seconds:
-                return self.window_limit, self.window_limit, self.window_seconds
-            reset_in = window[0] + self.window_seconds - now
-            return self.window_limit, max(self.window_limit - window[1], 0), reset_in
+            if window is None or now - window[0] >= window_seconds:
+                return window_limit, window_limit, window_seconds
+            reset_in = window[0] + window_seconds - now
+            return window_limit, max(window_limit - window[1], 0), reset_in
 
     def snapshot(self):
         with self.lock:
@@ -202,6 +211,73 @@ class Ledger:
                 "violations": self.violations,
                 "by_bucket": {b: dict(c) for b, c in self.by_bucket.items()},
             }
+
+    # ---- per-bucket rules (providers whose limits differ per bucket or per key)
+
+    def set_rules(self, rules):
+        """Merge {bucket: {window_limit, window_seconds, min_interval}}; raise ValueError on a bad one."""
+        checked = {name: check_bucket_rule(name, rule) for name, rule in parse_bucket_rules(rules).items()}
+        with self.lock:
+            self.rules.update(checked)
+
+    def rules_snapshot(self):
+        with self.lock:
+            return {name: dict(rule) for name, rule in self.rules.items()}
+
+    def rule(self, bucket):
+        """(window_limit, window_seconds, min_interval) for bucket: its own rule, else the global
+        window and no spacing of its own (global spacing is judged over all arrivals anyway)."""
+        rule = self.rules.get(bucket, {})
+        return (rule.get("window_limit", self.window_limit),
+                rule.get("window_seconds", self.window_seconds),
+                rule.get("min_interval", 0.0))
+
+    def _bucket_spacing_violation(self, bucket, arrival):
+        """Spacing among this bucket's own arrivals, judged like the global spacing."""
+        interval = self.rule(bucket)[2]
+        if interval <= 0:
+            return None
+        arrivals = self.bucket_arrivals.setdefault(bucket, [])
+        pos = bisect.bisect(arrivals, arrival)
+        neighbours = arrivals[max(pos - 1, 0):pos + 1]
+        arrivals.insert(pos, arrival)
+        del arrivals[:-self.KEEP_ARRIVALS]
+        if any(abs(arrival - n) < interval - self.tolerance for n in neighbours):
+            return "spacing"
+        return None
+
+    def retry_after(self, bucket, violation, now):
+        """Whole seconds a refused client should wait (at least 1): until the window
+        resets, or one spacing interval."""
+        if violation == "window":
+            return max(1, math.ceil(self.window_state(bucket, now)[2]))
+        return max(1, math.ceil(max(self.min_interval, self.rule(bucket)[2])))
+
+
+BUCKET_RULE_KEYS = {"window_limit": int, "window_seconds": float, "min_interval": float}
+
+
+def parse_bucket_rules(value):
+    """--bucket-rules / POST /_control/buckets: a JSON object (text or parsed) of rules by bucket."""
+    rules = json.loads(value) if isinstance(value, (str, bytes)) else value
+    if not isinstance(rules, dict):
+        raise ValueError("bucket rules are a JSON object {bucket: rule}")
+    return rules
+
+
+def check_bucket_rule(name, rule):
+    if not isinstance(rule, dict):
+        raise ValueError("the rule for bucket %r is not an object" % (name,))
+    checked = {}
+    for key, value in rule.items():
+        kind = BUCKET_RULE_KEYS.get(key)
+        if kind is None:
+            raise ValueError("unknown bucket rule key %r (known: %s)" % (key, ", ".join(BUCKET_RULE_KEYS)))
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 \
+                or (kind is int and value != int(value)):
+            raise ValueError("bucket %r: %s must be a non-negative %s" % (name, key, kind.__name__))
+        checked[key] = kind(value)
+    return checked
 
 
 # ------------------------------------------------------------------- faults
@@ -225,14 +301,15 @@ class FaultQueue:
         if not isinstance(count, int) or count < 1:
             raise ValueError("count must be a positive integer")
         fault = dict(spec, match=spec.get("match", "*"), count=count)
+        fault.update(fault_request_criteria(spec))
         with self.lock:
             self.pending.append(fault)
 
-    def take(self, path):
-        """The first pending fault matching path, consuming one of its uses."""
+    def take(self, path, request=None):
+        """The first pending fault matching path (and the request's method and query), consuming one of its uses."""
         with self.lock:
             for fault in self.pending:
-                if fault["match"] == "*" or path.startswith(fault["match"]):
+                if (fault["match"] == "*" or path.startswith(fault["match"])) and fault_matches_request(fault, request):
                     fault["count"] -= 1
                     if fault["count"] == 0:
                         self.pending.remove(fault)
@@ -250,6 +327,27 @@ class FaultQueue:
             self.fired = 0
 
 
+def fault_request_criteria(spec):
+    """A fault's optional "method" (default any) and "query" {name: value} criteria, checked."""
+    method = spec.get("method", "*")
+    if not isinstance(method, str) or not method:
+        raise ValueError("method must be a non-empty string")
+    query = spec.get("query", {})
+    if not isinstance(query, dict) or \
+            not all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in query.values()):
+        raise ValueError('query must be an object of {"name": "value"}')
+    return {"method": method.upper(), "query": {str(k): str(v) for k, v in query.items()}}
+
+
+def fault_matches_request(fault, request):
+    """Method and query criteria; a fault without them matches any request."""
+    if request is None:
+        return fault["method"] == "*" and not fault["query"]
+    if fault["method"] not in ("*", request.method.upper()):
+        return False
+    return all(request.param(name) == value for name, value in fault["query"].items())
+
+
 # ------------------------------------------------------------------ request
 
 class Request:
@@ -265,6 +363,7 @@ class Request:
         self.arrival = arrival
         self.number = number
         self.auth_ok = None        # set by personalities that check credentials
+        self.bucket = None         # set by the server once the personality chose it
 
     def param(self, name, default=None):
         values = self.query.get(name)
@@ -313,6 +412,8 @@ class Personality:
 
     def rate_limit_body(self, status):
         """Body used by the retry_after fault, shaped like this provider's limit answer."""
+        if self.convention:
+            return convention_limit_body(self.convention, status)
         return json_response({"error": "Too Many Requests"}, status)
 
     def handle(self, request):
@@ -321,6 +422,195 @@ class Personality:
     def control(self, request):
         """Personality control endpoints; None means 'not mine'."""
         return None
+
+    # ---- per-request buckets and rate conventions (the defaults keep the behaviour above)
+
+    # "generic", "cloudinary" or "shipstation": the rate headers on answers and the shape of
+    # the over-limit answer (RATE_CONVENTIONS). None: no headers, over-limit is rate_limited().
+    # --rate-convention overrides it.
+    rate_convention = None
+
+    @property
+    def convention(self):
+        return getattr(self.args, "rate_convention", None) or self.rate_convention
+
+    def bucket_for(self, request):
+        """The bucket of one request; override to look past the path (a key header, say).
+        The name lands in logs and stats: never return a secret (see secret_bucket)."""
+        return self.bucket(request.path)
+
+    def over_limit(self, request, violation):
+        """The answer to a request the ledger refused."""
+        convention = self.convention
+        if not convention:
+            return self.rate_limited()
+        response = self.rate_limit_body(RATE_CONVENTIONS[convention]["over_limit_status"])
+        response.headers.extend(self.rate_headers(request.bucket))
+        if RATE_CONVENTIONS[convention]["retry_after"]:
+            wait = self.server.ledger.retry_after(request.bucket, violation, time.monotonic())
+            response.headers.append(("Retry-After", str(wait)))
+        return response
+
+    def rate_headers(self, bucket):
+        """Headers stating bucket's window in this provider's convention; none without a window."""
+        if not self.convention:
+            return []
+        limit, remaining, reset_in = self.server.ledger.window_state(bucket, time.monotonic())
+        if limit <= 0:
+            return []
+        return rate_limit_headers(self.convention, limit, remaining, reset_in)
+
+
+# ------------------------------------------------------ provider conventions
+
+# How each provider states its window and refuses a request over it.
+# Reset: "seconds" until the window resets (whole, rounded up) or an HTTP "date"
+# (rounded up to the next whole second, so a client waiting until it is never early).
+RATE_CONVENTIONS = {
+    "generic": {"prefix": "X-RateLimit-", "reset": "seconds", "over_limit_status": 429, "retry_after": True},
+    "cloudinary": {"prefix": "X-FeatureRateLimit-", "reset": "date", "over_limit_status": 420, "retry_after": False},
+    "shipstation": {"prefix": "X-Rate-Limit-", "reset": "seconds", "over_limit_status": 429, "retry_after": True},
+}
+
+
+def rate_limit_headers(convention, limit, remaining, reset_in):
+    style = RATE_CONVENTIONS[convention]
+    if style["reset"] == "date":
+        reset = http_date(math.ceil(time.time() + reset_in))
+    else:
+        reset = str(math.ceil(reset_in))
+    prefix = style["prefix"]
+    return [(prefix + "Limit", str(limit)), (prefix + "Remaining", str(remaining)), (prefix + "Reset", reset)]
+
+
+def convention_limit_body(convention, status):
+    """The over-limit body each provider sends (Cloudinary's error object, ShipStation's error list)."""
+    if convention == "cloudinary":
+        return json_response({"error": {"message": "Rate Limit Exceeded"}}, status)
+    if convention == "shipstation":
+        return shipstation_error(status, "system", "rate_limit_exceeded",
+                                 "You have exceeded the rate limit. Please wait and try again.")
+    return json_response({"error": "Too Many Requests"}, status)
+
+
+def convention_error(convention, status, message):
+    """A client error (a bad parameter) in the provider's error shape."""
+    if convention == "cloudinary":
+        return json_response({"error": {"message": message}}, status)
+    if convention == "shipstation":
+        return shipstation_error(status, "validation", "invalid_field_value", message)
+    return json_response({"error": message}, status)
+
+
+def shipstation_error(status, error_type, error_code, message, error_source="ShipStation"):
+    """ShipStation v2's error body: {"request_id", "errors": [{error_source, error_type, error_code, message}]}."""
+    return json_response({
+        "request_id": str(uuid.uuid4()),
+        "errors": [{"error_source": error_source, "error_type": error_type,
+                    "error_code": error_code, "message": message}],
+    }, status)
+
+
+def secret_bucket(value, aliases=None, prefix="key-"):
+    """A bucket name for a secret (an API key): its configured alias, else a short hash.
+    Logs and stats show bucket names, so the secret itself must never be one."""
+    if aliases and value in aliases:
+        return aliases[value]
+    return prefix + hashlib.sha256(value.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+
+
+# ------------------------------------------------------------------- paging
+
+class PagingError(ValueError):
+    """A bad paging parameter; the personality answers it in its provider's error shape."""
+
+
+def int_param(request, name, default, low, high=None):
+    text = request.param(name)
+    if text is None or text == "":
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise PagingError("%s must be an integer" % name)
+    if value < low or (high is not None and value > high):
+        raise PagingError("%s must be between %d and %s" % (name, low, high if high is not None else "any"))
+    return value
+
+
+def offset_page(items, request, default_limit=100, max_limit=100):
+    """ComicVine style (offset, limit; a larger limit is clamped): (page items, offset, limit, total)."""
+    limit = min(int_param(request, "limit", default_limit, 1), max_limit)
+    offset = int_param(request, "offset", 0, 0)
+    return items[offset:offset + limit], offset, limit, len(items)
+
+
+# Opaque cursors: a keyed hash of (scope, offset) followed by the offset, so a client
+# cannot build one, a cursor from another listing or another fake run is refused,
+# and the fake stays stateless. 40 hex digits, like Cloudinary's.
+CURSOR_KEY = os.urandom(16)
+
+
+def encode_cursor(scope, offset):
+    mac = hashlib.sha256(CURSOR_KEY + ("%s\0%d" % (scope, offset)).encode("utf-8")).hexdigest()[:32]
+    return mac + "%08x" % offset
+
+
+def decode_cursor(scope, cursor):
+    if len(cursor) != 40:
+        raise PagingError("invalid next_cursor")
+    try:
+        offset = int(cursor[32:], 16)
+    except ValueError:
+        raise PagingError("invalid next_cursor")
+    if encode_cursor(scope, offset) != cursor:
+        raise PagingError("invalid next_cursor")
+    return offset
+
+
+def cursor_page(items, request, scope, default_max=10, max_max=500):
+    """Cloudinary style: max_results (default 10, at most 500) and next_cursor.
+    Returns (page items, next cursor or None on the last page)."""
+    max_results = int_param(request, "max_results", default_max, 1, max_max)
+    cursor = request.param("next_cursor")
+    offset = decode_cursor(scope, cursor) if cursor else 0
+    end = offset + max_results
+    return items[offset:end], (encode_cursor(scope, end) if end < len(items) else None)
+
+
+LINK_ABSENT_STYLES = ("empty", "null", "absent")
+
+
+def links_page(items, request, base_url, default_size=25, max_size=100, absent="empty"):
+    """ShipStation v2 style: page (from 1) and page_size (1..max_size).
+    Returns (page items, {"total", "page", "pages", "links"}); links.first/last always have an
+    href, prev/next only when that page exists, otherwise `absent`: "empty" ({} as the
+    OpenAPI spec's optional_link says), "null", or "absent" (key left out).
+    Hrefs are base_url with the request's query, page and page_size replaced."""
+    size = int_param(request, "page_size", default_size, 1, max_size)
+    page = int_param(request, "page", 1, 1)
+    total = len(items)
+    pages = (total + size - 1) // size
+
+    def link(number):
+        query = [(k, v) for k, values in request.query.items() if k not in ("page", "page_size") for v in values]
+        return {"href": base_url + "?" + urlencode(query + [("page", number), ("page_size", size)])}
+
+    links = {"first": link(1), "last": link(max(pages, 1))}
+    for name, number, exists in (("prev", page - 1, page > 1), ("next", page + 1, page < pages)):
+        if exists:
+            links[name] = link(number)
+        elif absent == "empty":
+            links[name] = {}
+        elif absent == "null":
+            links[name] = None
+    return items[(page - 1) * size:page * size], {"total": total, "page": page, "pages": pages, "links": links}
+
+
+def self_url(request, server):
+    """http://host:port/path of this request as the client addressed us (for links)."""
+    host = request.headers.get("Host") or "127.0.0.1:%d" % server.server_address[1]
+    return "http://%s%s" % (host, request.path)
 
 
 # -------------------------------------------------------------- HTTP server
@@ -334,10 +624,12 @@ class FakeServer(ThreadingHTTPServer):
         self.args = args
         self.stopping = threading.Event()
         self.ledger = Ledger(args.window_limit, args.window_seconds, args.min_interval, args.tolerance)
+        self.ledger.set_rules(getattr(args, "bucket_rules", None) or {})
         self.faults = FaultQueue()
         self.log_lock = threading.Lock()
         self.log_file = open(args.log, "a", encoding="utf-8") if args.log else None
         self.connections = 0
+        self.in_progress = 0           # API requests taken but not yet logged
         self.conn_lock = threading.Lock()
         self.personality = personality_class(args, self)
         for spec in args.faults:
@@ -361,6 +653,7 @@ class FakeServer(ThreadingHTTPServer):
         stats["faults_pending"] = self.faults.outstanding()
         stats["faults_fired"] = self.faults.fired
         stats["connections"] = self.connections
+        stats["in_progress"] = self.in_progress
         return stats
 
     def reset(self):
@@ -427,17 +720,29 @@ class FakeHandler(BaseHTTPRequestHandler):
             self.rfile.readline()
 
     def serve_api(self, body):
+        """Count the request as in progress until its log line is written:
+        tests wait for in_progress 0 before they read the log."""
+        server = self.server
+        with server.conn_lock:
+            server.in_progress += 1
+        try:
+            self.serve_counted(body)
+        finally:
+            with server.conn_lock:
+                server.in_progress -= 1
+
+    def serve_counted(self, body):
         server = self.server
         personality = server.personality
         path = urlsplit(self.path).path
-        bucket = personality.bucket(path)
-        number, violation = server.ledger.record(bucket, self.arrival)
-        request = Request(self.command, self.path, self.headers, body, self.arrival, number)
+        request = Request(self.command, self.path, self.headers, body, self.arrival, 0)
+        bucket = request.bucket = personality.bucket_for(request)
+        request.number, violation = server.ledger.record(bucket, self.arrival)
         fault = None
         if violation:
-            status = self.send(personality.rate_limited())
+            status = self.send(personality.over_limit(request, violation))
         else:
-            fault = server.faults.take(path)
+            fault = server.faults.take(path, request)
             status = self.answer(request, fault)
         server.write_log(self.log_entry(request, bucket, status, violation, fault))
 
@@ -465,7 +770,7 @@ class FakeHandler(BaseHTTPRequestHandler):
         """Answer normally or through the fault; return the status sent (None if none)."""
         personality = self.server.personality
         if fault is None:
-            return self.send(personality.handle(request))
+            return self.send(self.handled(request))
         kind = fault["kind"]
         if kind == "timeout":
             self.hold(float(fault.get("seconds", 30)))
@@ -473,12 +778,19 @@ class FakeHandler(BaseHTTPRequestHandler):
             return None
         if kind == "slow":
             self.server.stopping.wait(float(fault.get("seconds", 2)))
-            return self.send(personality.handle(request))
+            return self.send(self.handled(request))
         if kind == "reset":
-            return self.send_then_reset(personality.handle(request))
+            return self.send_then_reset(self.handled(request))
         if kind == "truncated":
-            return self.send_truncated(personality.handle(request))
+            return self.send_truncated(self.handled(request))
         return self.send(canned_fault_response(fault, personality))
+
+    def handled(self, request):
+        """The personality's answer, with its rate headers (after the work, as servers do)."""
+        personality = self.server.personality
+        response = personality.handle(request)
+        response.headers.extend(personality.rate_headers(request.bucket))
+        return response
 
     def hold(self, seconds):
         """Keep the connection silent; give up when the client leaves or we shut down."""
@@ -552,6 +864,8 @@ class FakeHandler(BaseHTTPRequestHandler):
             return json_response({"ok": True})
         if route == ("POST", "/_control/fault"):
             return self.arm_fault(body)
+        if route in (("GET", "/_control/buckets"), ("POST", "/_control/buckets")):
+            return self.bucket_rules(request)
         answer = server.personality.control(request)
         if answer is not None:
             return answer
@@ -565,6 +879,16 @@ class FakeHandler(BaseHTTPRequestHandler):
         except ValueError as err:
             return json_response({"error": str(err)}, 400)
         return json_response({"ok": True, "faults_pending": self.server.faults.outstanding()})
+
+    def bucket_rules(self, request):
+        """GET: the per-bucket rules; POST {bucket: rule}: merge them in (they survive reset)."""
+        ledger = self.server.ledger
+        if request.method == "POST":
+            try:
+                ledger.set_rules(request.body or b"null")
+            except ValueError as err:
+                return json_response({"error": str(err)}, 400)
+        return json_response({"ok": True, "buckets": ledger.rules_snapshot()})
 
 
 def canned_fault_response(fault, personality):
@@ -616,6 +940,10 @@ def build_parser(description, personality_class):
     common.add_argument("--min-interval", type=float, default=0.0, help="minimum gap between any two requests")
     common.add_argument("--tolerance", type=float, default=0.002, help="measurement slack for --min-interval")
     common.add_argument("--faults", type=parse_fault_list, default=[], help="JSON fault object or list to pre-queue")
+    common.add_argument("--bucket-rules", type=parse_bucket_rules, default={},
+                        help='JSON {bucket: {"window_limit", "window_seconds", "min_interval"}}: per-bucket limits')
+    common.add_argument("--rate-convention", choices=sorted(RATE_CONVENTIONS),
+                        help="rate headers on answers and over-limit answers as this provider sends them")
     personality_class.add_arguments(parser.add_argument_group(personality_class.name + " options"))
     return parser
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Smoke test of the provider stand-ins: start each on port 0, drive every route
 # and the main faults with curl, check counters and the log. TAP on stdout;
-# exits non-zero when anything failed. Needs python3 and curl only.
+# exits non-zero when anything failed. Needs python3, curl and coreutils only.
 
 set -u
 
@@ -87,7 +87,17 @@ start spacing httpfake.py --min-interval 0.5
 start window httpfake.py --window-limit 2 --window-seconds 60
 start cv comicvine.py --volumes 200 --omit-ids 5 --deleted-ids 9 --hostile-ids 3,4
 start cvwin comicvine.py --window-limit 2 --window-seconds 60
-for name in gen pre spacing window cv cvwin; do
+# Provider machinery: ShipStation-like (buckets per api-key, its headers and 429), Cloudinary-like
+# (cursor paging, 420 with an HTTP-date Reset), generic headers, per-bucket spacing, links variants.
+start ss httpfake.py --rate-convention shipstation --bucket-header api-key --bucket-alias test-key-acme=acme \
+	--window-limit 100 --window-seconds 60 --bucket-rules '{"acme":{"window_limit":2,"window_seconds":60}}' --items 7
+start cld httpfake.py --rate-convention cloudinary --window-limit 100 --window-seconds 60 \
+	--bucket-rules '{"limited":{"window_limit":1}}' --items 12
+start conv httpfake.py --rate-convention generic --window-limit 1 --window-seconds 60
+start bspace httpfake.py --bucket-rules '{"slow":{"min_interval":0.5}}'
+start lnull httpfake.py --links-absent null --links-base http://shipstation.invalid/v2 --items 4
+start labs httpfake.py --links-absent absent --items 4
+for name in gen pre spacing window cv cvwin ss cld conv bspace lnull labs; do
 	ready "$name"
 done
 
@@ -257,6 +267,160 @@ check "comicvine window: the third is HTTP 420 with the 107 body" \
 	'[ "$(curl -s -w " %{http_code}" "$cw/api/volume/4050-3/?$k")" = "$(cat "$fixtures/error-107-rate-limit-http420.json") 420" ]'
 check "comicvine window: /issues/ is another bucket" '[ "$(code "$cw/api/issues/?$k&filter=volume:1")" = 200 ]'
 
+# ------------------------------------------------------ provider machinery
+
+fixtures_ss="$here/../fixtures/shipstation"
+fixtures_cld="$here/../fixtures/cloudinary"
+
+# Faults matched by method and by a query value (on the generic fake).
+fault "$g" '{"kind":"status","status":500,"method":"delete"}'
+check "method fault: a GET passes it by" '[ "$(code "$g/json")" = 200 ]'
+check "method fault: fires on DELETE" '[ "$(code -X DELETE "$g/json")" = 500 ] && [ "$(stats "$g" | py "d[\"faults_pending\"]")" = 0 ]'
+fault "$g" '{"kind":"status","status":502,"query":{"next_cursor":"c2"}}'
+check "query fault: another cursor value passes it by" '[ "$(code "$g/json?next_cursor=c1")" = 200 ]'
+check "query fault: fires on its cursor value" '[ "$(code "$g/json?next_cursor=c2")" = 502 ]'
+fault "$g" '{"kind":"status","status":503,"method":"POST","match":"/echo","query":{"page":"2"}}'
+check "method+path+query fault: all three must match" \
+	'[ "$(code -X POST "$g/echo?page=1")" = 200 ] && [ "$(code "$g/echo?page=2")" = 200 ] && [ "$(code -X POST "$g/echo?page=2")" = 503 ]'
+check "a fault with a bad method or query is a 400" \
+	'[ "$(code -X POST -d "{\"kind\":\"status\",\"method\":7}" "$g/_control/fault")" = 400 ] && [ "$(code -X POST -d "{\"kind\":\"status\",\"query\":[1]}" "$g/_control/fault")" = 400 ]'
+
+# ShipStation-like: buckets per api-key value, never named by the key.
+ss=$ss_url
+other_key=sekrit-other-key
+other_bucket="key-$(printf %s "$other_key" | sha256sum | cut -c1-8)"
+ss_head=$(curl -s -D - -o /dev/null -H "api-key: test-key-acme" "$ss/json" | tr -d "\r")
+check "key bucket: an aliased key counts in its alias's bucket" '[ "$(stats "$ss" | py "d[\"by_bucket\"][\"acme\"][\"requests\"]")" = 1 ]'
+check "shipstation headers: X-Rate-Limit-Limit/-Remaining of the bucket's own window" \
+	'echo "$ss_head" | grep -q "^X-Rate-Limit-Limit: 2$" && echo "$ss_head" | grep -q "^X-Rate-Limit-Remaining: 1$"'
+check "shipstation headers: X-Rate-Limit-Reset in whole seconds" \
+	'echo "$ss_head" | grep -Eq "^X-Rate-Limit-Reset: ([1-5][0-9]|60)$"'
+check "shipstation headers: no other convention's headers" '! echo "$ss_head" | grep -qi "^X-RateLimit-\|^X-FeatureRateLimit-"'
+check "per-bucket window: the second request fits" '[ "$(code -H "api-key: test-key-acme" "$ss/json")" = 200 ]'
+ss_refused=$(curl -s -D "$tmp/ss.head" -H "api-key: test-key-acme" "$ss/json")
+check "per-bucket window: the third is 429" 'head -1 "$tmp/ss.head" | grep -q "^HTTP/1.1 429"'
+check "shipstation 429: Retry-After in seconds up to the window's end" \
+	'tr -d "\r" < "$tmp/ss.head" | grep -Eq "^Retry-After: ([1-5][0-9]|60)$"'
+check "shipstation 429: X-Rate-Limit-Remaining 0" 'tr -d "\r" < "$tmp/ss.head" | grep -q "^X-Rate-Limit-Remaining: 0$"'
+check "shipstation 429: the v2 error body" \
+	'[ "$(echo "$ss_refused" | py "(sorted(d), sorted(d[\"errors\"][0]), d[\"errors\"][0][\"error_code\"], len(d[\"request_id\"]))")" = "(['"'errors', 'request_id'"'], ['"'error_code', 'error_source', 'error_type', 'message'"'], '"'rate_limit_exceeded'"', 36)" ]'
+check "key bucket: another key has its own window (global default)" \
+	'[ "$(code -H "api-key: $other_key" "$ss/json")" = 200 ] && [ "$(curl -s -D - -o /dev/null -H "api-key: $other_key" "$ss/json" | tr -d "\r" | grep "^X-Rate-Limit-Limit:")" = "X-Rate-Limit-Limit: 100" ]'
+check "key bucket: an unaliased key is named key-<8 hex of its sha256>" \
+	'[ "$(stats "$ss" | py "d[\"by_bucket\"][\"$other_bucket\"][\"requests\"]")" = 2 ]'
+check "key bucket: log names buckets, never keys" \
+	'grep -q "\"bucket\": \"$other_bucket\"" "$tmp/ss.log" && ! grep -q "sekrit\|test-key-acme" "$tmp/ss.log"'
+check "key bucket: stats never hold a key" '! stats "$ss" | grep -q "sekrit\|test-key-acme"'
+check "without the header the path picks the bucket" \
+	'curl -s -o /dev/null "$ss/bucket/plain" && [ "$(stats "$ss" | py "d[\"by_bucket\"][\"plain\"][\"requests\"]")" = 1 ]'
+
+# ShipStation-like page/page_size with links.
+page1=$(curl -s "$ss/paged/products?page_size=3")
+check "paged: total, page, pages and the list under its name" \
+	'[ "$(echo "$page1" | py "(d[\"total\"], d[\"page\"], d[\"pages\"], [r[\"id\"] for r in d[\"products\"]])")" = "(7, 1, 3, [1, 2, 3])" ]'
+check "paged: total/page/pages have the fixture's names and JSON types" \
+	'[ "$(echo "$page1" | py "[type(d[k]).__name__ for k in (\"total\", \"page\", \"pages\")]")" = "$(py "[type(d[k]).__name__ for k in (\"total\", \"page\", \"pages\")]" < "$fixtures_ss/v1_list_products_page1_of_3.json")" ]'
+check "paged: first/last always have an href, prev on page 1 is {}" \
+	'[ "$(echo "$page1" | py "(sorted(d[\"links\"]), d[\"links\"][\"prev\"], d[\"links\"][\"last\"][\"href\"].endswith(\"page=3&page_size=3\"))")" = "(['"'first', 'last', 'next', 'prev'"'], {}, True)" ]'
+check "paged: links.next.href is absolute and points back at the fake" \
+	'[ "$(echo "$page1" | py "d[\"links\"][\"next\"][\"href\"]")" = "$ss/paged/products?page=2&page_size=3" ]'
+ids=""
+next="$ss/paged/products?page_size=3&sku=A+B"
+hops=0
+while [ -n "$next" ] && [ $hops -lt 10 ]; do
+	body=$(curl -s "$next")
+	hops=$((hops + 1))
+	ids="$ids$(echo "$body" | py '"".join(" %d" % r["id"] for r in d["products"])')"
+	last_body=$body
+	next=$(echo "$body" | py '(d["links"].get("next") or {}).get("href", "")')
+done
+check "paged: following links.next visits every item once" '[ "$ids" = " 1 2 3 4 5 6 7" ] && [ $hops = 3 ]'
+check "paged: hrefs keep the other query parameters" 'echo "$last_body" | py "d[\"links\"][\"prev\"][\"href\"]" | grep -q "sku=A+B"'
+check "paged: on the last page page == pages (as the fixture) and next is {}" \
+	'[ "$(echo "$last_body" | py "(d[\"page\"] == d[\"pages\"], d[\"links\"][\"next\"])")" = "(True, {})" ] && [ "$(py "d[\"page\"] == d[\"pages\"]" < "$fixtures_ss/v1_list_products_page3_of_3.json")" = True ]'
+check "paged: page_size above 100 is a 400 in ShipStation's error shape" \
+	'[ "$(curl -s -w " %{http_code}" "$ss/paged/products?page_size=101" | sed "s/^.*\"error_type\":\"\([a-z]*\)\".* \([0-9]*\)$/\1 \2/")" = "validation 400" ]'
+check "paged: n=0 gives an empty first page, pages 0, no next" \
+	'[ "$(curl -s "$ss/paged/products?n=0" | py "(d[\"products\"], d[\"total\"], d[\"pages\"], d[\"links\"][\"next\"], \"href\" in d[\"links\"][\"last\"])")" = "([], 0, 0, {}, True)" ]'
+check "--links-absent null: prev/next null; --links-base rewrites hrefs" \
+	'[ "$(curl -s "$lnull_url/paged/inventory?page_size=2" | py "(d[\"links\"][\"prev\"], d[\"links\"][\"next\"][\"href\"])")" = "(None, '"'http://shipstation.invalid/v2/paged/inventory?page=2&page_size=2'"')" ]'
+check "--links-absent absent: no next key on the last page" \
+	'[ "$(curl -s "$labs_url/paged/inventory?page=2&page_size=2" | py "sorted(d[\"links\"])")" = "['"'first', 'last', 'prev'"']" ]'
+check "offset: ComicVine-style offset/limit over the same items" \
+	'[ "$(curl -s "$labs_url/offset/x?offset=2&limit=500" | py "([r[\"id\"] for r in d[\"results\"]], d[\"limit\"], d[\"number_of_total_results\"])")" = "([3, 4], 100, 4)" ]'
+
+# Cloudinary-like: max_results/next_cursor and X-FeatureRateLimit-* with an HTTP-date Reset.
+cl=$cld_url
+cpage=$(curl -s -D "$tmp/cld.head" "$cl/cursor/up?max_results=5")
+check "cursor: the first page has max_results items and a 40-hex next_cursor like the fixture's" \
+	'[ "$(echo "$cpage" | py "(len(d[\"resources\"]), len(d[\"next_cursor\"]), int(d[\"next_cursor\"], 16) >= 0)")" = "(5, $(py "len(d[\"next_cursor\"])" < "$fixtures_cld/admin_list_resources.json"), True)" ]'
+check "cursor: top-level keys are the fixture's" \
+	'echo "$cpage" | py "set(d) <= set(json.load(open(\"$fixtures_cld/admin_list_resources.json\")))" | grep -q True'
+check "cloudinary headers: X-FeatureRateLimit-Limit/-Remaining" \
+	'tr -d "\r" < "$tmp/cld.head" | grep -q "^X-FeatureRateLimit-Limit: 100$" && tr -d "\r" < "$tmp/cld.head" | grep -q "^X-FeatureRateLimit-Remaining: 99$"'
+check "cloudinary headers: Reset is an HTTP date within the window" \
+	'tr -d "\r" < "$tmp/cld.head" | sed -n "s/^X-FeatureRateLimit-Reset: //p" | python3 -c "import sys, time; from email.utils import parsedate_to_datetime as p; left = p(sys.stdin.read().strip()).timestamp() - time.time(); sys.exit(not 0 < left <= 61)"'
+ids=""
+cursor=""
+hops=0
+while [ $hops -lt 10 ]; do
+	body=$(curl -s "$cl/cursor/up?max_results=5${cursor:+&next_cursor=$cursor}")
+	hops=$((hops + 1))
+	ids="$ids$(echo "$body" | py '"".join(" %d" % r["id"] for r in d["resources"])')"
+	cursor=$(echo "$body" | py 'd.get("next_cursor", "")')
+	[ -n "$cursor" ] || break
+done
+check "cursor: following next_cursor visits every item once; absent on the last page" \
+	'[ "$ids" = " 1 2 3 4 5 6 7 8 9 10 11 12" ] && [ $hops = 3 ]'
+second=$(curl -s "$cl/cursor/up?n=10&max_results=5&next_cursor=$(curl -s "$cl/cursor/up?n=10&max_results=5" | py 'd["next_cursor"]')")
+check "cursor: no next_cursor when the last page is exactly full" \
+	'[ "$(echo "$second" | py "([r[\"id\"] for r in d[\"resources\"]], \"next_cursor\" in d)")" = "([6, 7, 8, 9, 10], False)" ]'
+check "paged: no next when the last page is exactly full" \
+	'[ "$(curl -s "$ss/paged/products?n=6&page=2&page_size=3" | py "(d[\"pages\"], d[\"links\"][\"next\"])")" = "(2, {})" ]'
+first_cursor=$(echo "$cpage" | py 'd["next_cursor"]')
+check "cursor: max_results above 500 is a 400 {error:{message}}" \
+	'[ "$(curl -s -w " %{http_code}" "$cl/cursor/up?max_results=501" | sed "s/ \([0-9]*\)$/|\1/" | python3 -c "import sys, json; b, c = sys.stdin.read().rsplit(\"|\", 1); print(sorted(json.loads(b)[\"error\"]), c.strip())")" = "['"'message'"'] 400" ]'
+check "cursor: a made-up cursor or one from another listing is a 400" \
+	'[ "$(code "$cl/cursor/up?next_cursor=0000000000000000000000000000000000000005")" = 400 ] && [ "$(code "$cl/cursor/other?next_cursor=$first_cursor")" = 400 ]'
+check "cloudinary window: the first request in a 1-request bucket fits" '[ "$(code "$cl/bucket/limited")" = 200 ]'
+cl_refused=$(curl -s -D "$tmp/cld420.head" "$cl/bucket/limited")
+check "cloudinary over limit: HTTP 420 with Remaining 0" \
+	'head -1 "$tmp/cld420.head" | grep -q "^HTTP/1.1 420" && tr -d "\r" < "$tmp/cld420.head" | grep -q "^X-FeatureRateLimit-Remaining: 0$"'
+check "cloudinary over limit: Reset is an HTTP date, no Retry-After" \
+	'tr -d "\r" < "$tmp/cld420.head" | grep -q "^X-FeatureRateLimit-Reset: [A-Z][a-z][a-z], [0-9][0-9] .* GMT$" && ! grep -qi "^Retry-After" "$tmp/cld420.head"'
+check "cloudinary over limit: body {error:{message}}" '[ "$(echo "$cl_refused" | py "sorted(d[\"error\"])")" = "['"'message'"']" ]'
+
+# Generic convention: X-RateLimit-* and Retry-After on the 429.
+cv_head=$(curl -s -D - -o /dev/null "$conv_url/json" | tr -d "\r")
+check "generic headers: X-RateLimit-Limit/-Remaining/-Reset (seconds)" \
+	'echo "$cv_head" | grep -q "^X-RateLimit-Limit: 1$" && echo "$cv_head" | grep -q "^X-RateLimit-Remaining: 0$" && echo "$cv_head" | grep -Eq "^X-RateLimit-Reset: ([1-5][0-9]|60)$"'
+cv_head=$(curl -s -D - -o /dev/null "$conv_url/json" | tr -d "\r")
+check "generic over limit: 429 with Retry-After seconds and the headers" \
+	'echo "$cv_head" | grep -q "^HTTP/1.1 429" && echo "$cv_head" | grep -Eq "^Retry-After: ([1-5][0-9]|60)$" && echo "$cv_head" | grep -q "^X-RateLimit-Remaining: 0$"'
+fault "$conv_url" '{"kind":"retry_after","value":"7"}'
+check "retry_after fault keeps the generic body" '[ "$(curl -s "$conv_url/bucket/f" | py "d[\"error\"]")" = "Too Many Requests" ]'
+fault "$ss" '{"kind":"retry_after","value":"7"}'
+check "retry_after fault answers in the convention's body (ShipStation error list)" \
+	'[ "$(curl -s -H "api-key: $other_key" "$ss/json" | py "d[\"errors\"][0][\"error_code\"]")" = rate_limit_exceeded ]'
+
+# Per-bucket spacing and rules set at run time.
+b=$bspace_url
+curl -s -o /dev/null -o /dev/null "$b/bucket/slow" "$b/bucket/slow"
+curl -s -o /dev/null -o /dev/null "$b/bucket/fast" "$b/bucket/fast"
+check "per-bucket spacing: back-to-back requests in a spaced bucket are 1 violation, in others none" \
+	'[ "$(stats "$b" | py "(d[\"by_bucket\"][\"slow\"][\"violations\"], d[\"by_bucket\"][\"fast\"][\"violations\"])")" = "(1, 0)" ]'
+check "per-bucket spacing: logged as a spacing violation" 'grep -q "\"violation\": \"spacing\".*\"bucket\": \"slow\"" "$tmp/bspace.log"'
+check "/_control/buckets lists the rules" '[ "$(curl -s "$b/_control/buckets" | py "d[\"buckets\"]")" = "{'"'slow': {'min_interval': 0.5}"'}" ]'
+check "/_control/buckets refuses an unknown key or a negative value" \
+	'[ "$(code -X POST -d "{\"x\":{\"limit\":1}}" "$b/_control/buckets")" = 400 ] && [ "$(code -X POST -d "{\"x\":{\"window_limit\":-1}}" "$b/_control/buckets")" = 400 ]'
+curl -s -o /dev/null -X POST -d '{"rt":{"window_limit":1,"window_seconds":60}}' "$b/_control/buckets"
+check "a rule set at run time applies" '[ "$(code "$b/bucket/rt")" = 200 ] && [ "$(code "$b/bucket/rt")" = 429 ]'
+curl -s -o /dev/null -X POST "$b/_control/reset"
+check "reset keeps the rules but clears their windows" \
+	'[ "$(curl -s "$b/_control/buckets" | py "sorted(d[\"buckets\"])")" = "['"'rt', 'slow'"']" ] && [ "$(code "$b/bucket/rt")" = 200 ]'
+check "a bad --bucket-rules stops the fake with an error" \
+	'timeout 20 "$here/httpfake.py" --port 0 --bucket-rules "{\"x\":{\"nope\":1}}" 2>/dev/null; [ $? = 1 ]'
+
 # ------------------------------------------------------------------ shutdown
 
 fault "$g" '{"kind":"timeout","seconds":30}'
@@ -272,7 +436,7 @@ rc=$?
 check "SIGTERM: clean exit 0 while a connection is held" '[ $rc = 0 ]'
 check "SIGTERM: exits within 2 s" '[ $(( ($(date +%s%N) - start_ns) / 1000000 )) -lt 2000 ]'
 wait "$held" 2>/dev/null
-for name in pre spacing window cv cvwin; do
+for name in pre spacing window cv cvwin ss cld conv bspace lnull labs; do
 	stop "$name"
 	rc=$?
 	check "$name exits 0 on SIGTERM" '[ $rc = 0 ]'

@@ -1,7 +1,7 @@
 #!/bin/bash
 # The command line: help, version, usage errors and their exit codes.
 . "$(dirname "$0")/lib.sh"
-plan 22
+plan 26
 
 run_jobrun --help
 is "$RC" 0 "--help exits 0"
@@ -9,7 +9,16 @@ like "$OUT" "migrate +apply the database schema" "--help lists commands with a s
 like "$OUT" "primecache" "--help lists primecache"
 like "$OUT" "--max-runtime" "--help lists the global options"
 like "$OUT" "75 +skipped" "--help documents exit codes"
-unlike "$OUT" "debug-work" "--help hides test commands"
+unlike "$OUT" "debug-" "--help hides test commands"
+
+# The test commands are in the test helper (test/helper/test-tool.c), not
+# in what ships: TEST_TOOL=$JOBRUN sends debug-work to jobrun itself.
+TEST_TOOL=$JOBRUN run_jobrun debug-work --items 1 --item-time 1ms
+is "$RC" 64 "jobrun debug-work: not a command of the shipped binary (64)"
+like "$ERR" "'debug-work' is not a jobrun command" "it says so"
+JOBRUN=$TEST_TOOL run_jobrun --help
+is "$RC" 0 "test-tool --help exits 0"
+is "$(printf '%s\n' "$OUT" | grep -Ec '^  debug-(http|pace|work) ')" 3 "test-tool --help lists its commands"
 
 run_jobrun --version
 like "$OUT" "^jobrun [0-9]+\.[0-9]+\.[0-9]+" "--version prints the version"

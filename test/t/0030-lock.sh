@@ -5,7 +5,9 @@ plan 7
 db_create
 db_migrate
 
-bg_jobrun debug-work --items 200 --item-time 50ms
+# Long enough that it still holds the lock however slowly the checks below
+# run; it is ended by SIGTERM.
+bg_jobrun debug-work --items 1000 --item-time 1s
 first=$BG_PID; first_out=$BG_OUT
 check "the first run starts working" wait_for_line "$first_out" 'msg=working'
 

@@ -28,11 +28,11 @@ like "$ERR" 'msg="run finished"' "--json sends the log lines to stderr"
 # On a terminal (script(1) gives jobrun one): readable lines, colors unless
 # NO_COLOR, and the progress line on stderr.
 tty_run() { script -qec "$*" /dev/null 2>&1 | tr -d '\r'; }
-out=$(tty_run "$JOBRUN debug-work --items 2 --item-time 1ms")
+out=$(tty_run "$TEST_TOOL debug-work --items 2 --item-time 1ms")
 like "$out" '[0-9]{2}:[0-9]{2}:[0-9]{2} .*info.* run started' "a terminal gets readable lines"
 like "$out" $'\033\\[0m' "with colors"
 like "$out" 'debug-work: 2/2' "and a progress line"
-out=$(NO_COLOR=1 tty_run "$JOBRUN debug-work --items 2 --item-time 1ms")
+out=$(NO_COLOR=1 tty_run "$TEST_TOOL debug-work --items 2 --item-time 1ms")
 unlike "$out" $'\033\\[0m' "NO_COLOR turns colors off"
 
 done_testing

@@ -8,11 +8,6 @@ plan 27
 start_fake httpfake httpfake.py
 URL=$HTTPFAKE_URL/json
 
-fault() { fake_post "$HTTPFAKE_URL/_control/fault" "$1" >/dev/null; }
-reset_fake() { fake_post "$HTTPFAKE_URL/_control/reset" '{}' >/dev/null; }
-stat() { json_field "$(fake_get "$HTTPFAKE_URL/_control/stats")" "$1"; }
-result() { json_field "$(printf '%s\n' "$OUT" | sed -n 1p)" "$1"; }
-
 # Five 500s: the default five attempts, then a clear error and exit 1.
 reset_fake
 fault '{"match":"/json","kind":"status","status":500,"count":10}'

@@ -27,11 +27,17 @@ sanitizer_check "${a_out%.out}.err"; sanitizer_check "${b_out%.out}.err"
 a=$(grep '^{"sent"' "$a_out"); b=$(grep '^{"sent"' "$b_out")
 diag "a: rc=$a_rc $a"
 diag "b: rc=$b_rc $b"
-like "$a_rc $b_rc" '^(0 3|3 0|3 3)$' "one or both ran out of budget midway (exit 3), none failed"
-total=$(( $(json_field "$a" 'd["sent"]') + $(json_field "$b" 'd["sent"]') ))
-is "$total" 20 "together they sent exactly the window's 20"
-exhausted=$(json_field "$a" 'd["exhausted"] or False')$(json_field "$b" 'd["exhausted"] or False')
-like "$exhausted" True "the process that wanted more reports exhausted"
+# How the 20 split between them depends on who was quicker; what each must
+# then say does not: all 15 sent is exit 0, fewer is exit 3 and exhausted.
+a_sent=$(json_field "$a" 'd["sent"]'); b_sent=$(json_field "$b" 'd["sent"]')
+verdict() { # verdict <sent>: the exit code and exhausted flag that implies
+	if [ "$1" -eq 15 ]; then echo "0 False"; else echo "3 True"; fi
+}
+is "$a_rc $(json_field "$a" 'bool(d["exhausted"])') $b_rc $(json_field "$b" 'bool(d["exhausted"])')" \
+	"$(verdict "$a_sent") $(verdict "$b_sent")" \
+	"each exits 0 having sent its 15, or 3 reporting exhausted (sent $a_sent and $b_sent)"
+is "$((a_sent + b_sent))" 20 "together they sent exactly the window's 20"
+check "so at least one ran out midway" test "$a_sent" -lt 15 -o "$b_sent" -lt 15
 like "$(cat "$a_out" "$b_out")" 'budget exhausted on shared \(reopens in ([0-9]+s|1m)\)' "the refusal says which budget and when it reopens"
 like "$(sql "SELECT error FROM jobrun.runs WHERE job = 'debug-pace' AND status = 'partial' LIMIT 1")" \
 	'^budget exhausted on shared' "the run record keeps the reason"
@@ -42,6 +48,7 @@ is "$(json_field "$stats" 'd["violations"]')" 0 "no spacing or window violation"
 is "$(sql "SELECT window_count FROM jobrun.rate_buckets WHERE provider = 'fake' AND bucket = 'shared'")" 20 \
 	"the shared row counts the window"
 
+fake_settle
 min_gap=$(python3 -c '
 import json, sys
 t = sorted(json.loads(l)["t"] for l in open(sys.argv[1]))

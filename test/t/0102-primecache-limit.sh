@@ -9,7 +9,7 @@ CV_HOURLY=1000 cv_start --volumes 5000
 cv_track 1 1000
 
 runs_limit() { # runs_limit <N> [fault JSON]: one run; sets GOT (requests the stand-in received)
-	[ -n "${2:-}" ] && fake_post "$CV_URL/_control/fault" "$2" >/dev/null
+	[ -n "${2:-}" ] && fault "$2"
 	local before; before=$(cv_stat 'd["requests"]')
 	run_jobrun primecache --limit "$1" --json
 	GOT=$(($(cv_stat 'd["requests"]') - before))

@@ -16,11 +16,11 @@ is "$(sql "SELECT count(*) FROM comicvine.volumes WHERE fetched_at IS NOT NULL")
 
 body107=$(cat "$T_ROOT/test/fixtures/comicvine/error-107-rate-limit-http420.json" 2>/dev/null ||
 	echo '{"error":"Rate limit exceeded.  Slow down cowboy.","limit":0,"offset":0,"number_of_page_results":0,"number_of_total_results":0,"status_code":107,"results":[]}')
-fake_post "$CV_URL/_control/fault" "$(python3 -c '
+fault "$(python3 -c '
 import json, sys
 print(json.dumps([{"kind": "ratelimit420", "match": "/api/volumes/"},
                   {"kind": "status", "status": 200, "match": "/api/issues/", "content_type": "application/json",
-                   "body": sys.argv[1]}]))' "$body107")" >/dev/null
+                   "body": sys.argv[1]}]))' "$body107")"
 mark=$(cv_mark)
 run_jobrun primecache --limit 100 --json
 is "$RC" 3 "rate limited with work left: exit 3"

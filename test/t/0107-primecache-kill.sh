@@ -42,13 +42,15 @@ bg_jobrun primecache --limit 1000
 pid=$BG_PID
 check "the refresh gets going" wait_for_sql \
 	"SELECT count(*) >= 200 FROM comicvine.volumes WHERE fetched_at > '$t0'" '^t$' 60
-start=$(date +%s%N)
+start=$(now)
 kill -TERM "$pid"
 wait_exit "$pid"
-elapsed_ms=$((($(date +%s%N) - start) / 1000000))
+elapsed=$(since "$start")
 sanitizer_check "$BG_ERR"
 is "$WAIT_RC" 143 "SIGTERM exits 143"
-check "within 5 s (took $elapsed_ms ms)" test "$elapsed_ms" -lt 5000
+# The promise itself: finishing the refresh would take many seconds more,
+# stopping takes at most one request and one commit.
+check "within 5 s (took ${elapsed}s)" below "$elapsed" 5
 is "$(sql "SELECT status, summary->>'stop_reason' FROM jobrun.runs ORDER BY id DESC LIMIT 1")" "interrupted|sigterm" \
 	"the run is recorded interrupted by sigterm"
 answered=$(cv_reqs "$mark" | grep -c '^/volumes/ 200')

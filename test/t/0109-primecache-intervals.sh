@@ -55,7 +55,7 @@ is "$(intervals 1 2 3)" "[] all-ages jitter" "the intervals are 1/2/3 days"
 
 # Failure backoff: volume 3 is omitted from batches and its single fetch fails.
 psql_q "UPDATE comicvine.volumes SET refresh_after = now() - interval '1 day' WHERE id = 3" >/dev/null
-fake_post "$CV_URL/_control/fault" '{"kind": "status", "status": 500, "match": "/api/volume/", "count": 8}' >/dev/null
+fault '{"kind": "status", "status": 500, "match": "/api/volume/", "count": 8}'
 run_jobrun primecache --limit 200 --json
 is "$RC" 3 "a failed volume makes the run exit 3"
 is "$(jf 'd["summary"]["volumes"]["failed"]')" 1 "--json: volumes.failed 1"
@@ -68,7 +68,7 @@ mark=$(cv_mark)
 run_jobrun primecache --limit 200
 is "$(cv_reqs "$mark" | awk '{ print $5 }' | tr ',' '\n' | grep -cx 3)" 0 "in backoff, volume 3 is not asked"
 
-fake_post "$CV_URL/_control/fault" '{"kind": "status", "status": 500, "match": "/api/volume/", "count": 8}' >/dev/null
+fault '{"kind": "status", "status": 500, "match": "/api/volume/", "count": 8}'
 run_jobrun primecache --limit 200 --force-volumes
 is "$(sql "SELECT fail_count, retry_after BETWEEN now() + interval '40 hours' AND now() + interval '56 hours' FROM comicvine.volumes WHERE id = 3")" \
 	"2|t" "--force-volumes retries it; failing again doubles the backoff"

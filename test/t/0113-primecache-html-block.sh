@@ -11,7 +11,7 @@ cv_track 1 1000
 run_jobrun primecache --limit 3
 is "$RC" 0 "setup: 300 volumes cached"
 
-fake_post "$CV_URL/_control/fault" '[{"kind": "html", "match": "/api/volumes/"}, {"kind": "html200", "match": "/api/issues/"}]' >/dev/null
+fault '[{"kind": "html", "match": "/api/volumes/"}, {"kind": "html200", "match": "/api/issues/"}]'
 mark=$(cv_mark)
 run_jobrun primecache --limit 100 --json
 is "$RC" 3 "blocked with work left: exit 3"

@@ -7,13 +7,23 @@
 #   run_jobrun migrate; is "$RC" 0 "migrate succeeds"
 #
 # Everything a test starts is stopped, and its database dropped, at exit.
-# Every captured output is checked for the suite's secrets at the end.
+# Every captured output, and the test database's run records and rate
+# buckets, are checked for the suite's secrets at the end.
+#
+# Timing: the suite runs on loaded two-core machines. Wait on conditions
+# (wait_for_line, wait_for_sql, wait_until, fake_settle), never `sleep N` and
+# hope; decide by cause (the stand-in's counts and log order, the run's
+# recorded stop reason) rather than by re-reading a clock. Where a time bound
+# is the point (SIGTERM within 5 s), keep it, with a comment saying why the
+# slack holds under load.
 
 set -u
 T_NAME=$(basename "$0" .sh)
 T_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 T_TMP=$(mktemp -d "${TMPDIR:-/tmp}/jobrun-$T_NAME.XXXXXX")
 : "${JOBRUN:=$T_ROOT/build/asan/jobrun}"
+# The test helper holding the debug-* commands, which jobrun does not ship.
+: "${TEST_TOOL:=$T_ROOT/build/asan/test-tool}"
 : "${JOBRUN_WRAPPER:=}"
 T_COUNT=0
 T_FAILED=0
@@ -77,14 +87,31 @@ unlike() {
 
 diag() { echo "# $*"; }
 
-# Run jobrun; sets RC, OUT (stdout), ERR (stderr). Output is kept for the
-# secret scan.
+# jobrun_bin <args…>: the binary a command line runs. The test commands
+# (debug-*) live in the test helper, $TEST_TOOL, not in the shipped jobrun;
+# the command is the first argument that is not a global option
+# (--max-runtime takes a value). `TEST_TOOL=$JOBRUN run_jobrun debug-work`
+# asks the shipped binary.
+jobrun_bin() {
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--max-runtime) shift; [ $# -gt 0 ] && shift ;;
+		-*) shift ;;
+		debug-*) echo "$TEST_TOOL"; return ;;
+		*) break ;;
+		esac
+	done
+	echo "$JOBRUN"
+}
+
+# Run jobrun (or the test helper, see jobrun_bin); sets RC, OUT (stdout),
+# ERR (stderr). Output is kept for the secret scan.
 T_RUN=0
 run_jobrun() {
 	T_RUN=$((T_RUN + 1))
 	local o="$T_TMP/run$T_RUN.out" e="$T_TMP/run$T_RUN.err"
 	# shellcheck disable=SC2086
-	$JOBRUN_WRAPPER "$JOBRUN" "$@" >"$o" 2>"$e" </dev/null
+	$JOBRUN_WRAPPER "$(jobrun_bin "$@")" "$@" >"$o" 2>"$e" </dev/null
 	RC=$?
 	OUT=$(cat "$o")
 	ERR=$(cat "$e")
@@ -97,7 +124,7 @@ bg_jobrun() {
 	BG_OUT="$T_TMP/run$T_RUN.out"
 	BG_ERR="$T_TMP/run$T_RUN.err"
 	# shellcheck disable=SC2086
-	$JOBRUN_WRAPPER "$JOBRUN" "$@" >"$BG_OUT" 2>"$BG_ERR" </dev/null &
+	$JOBRUN_WRAPPER "$(jobrun_bin "$@")" "$@" >"$BG_OUT" 2>"$BG_ERR" </dev/null &
 	BG_PID=$!
 }
 
@@ -109,21 +136,37 @@ sanitizer_check() {
 	fi
 }
 
-# Wait (bounded) until a file contains a line matching a regex.
-wait_for_line() { # wait_for_line <file> <regex> [seconds]
-	local deadline=$(($(date +%s) + ${3:-20}))
-	while [ "$(date +%s)" -le "$deadline" ]; do
-		grep -Eq -- "$2" "$1" 2>/dev/null && return 0
+# wait_until <seconds> <command…>: poll (every 50 ms) until the command
+# succeeds; fails when it still does not after that many seconds.
+wait_until() {
+	local deadline=$(($(date +%s) + $1))
+	shift
+	while :; do
+		"$@" && return 0
+		[ "$(date +%s)" -le "$deadline" ] || return 1
 		sleep 0.05
 	done
-	return 1
 }
 
-# Wait (bounded) for a process to exit; sets WAIT_RC.
+# Wait (bounded) until a file contains a line matching a regex.
+wait_for_line() { # wait_for_line <file> <regex> [seconds]
+	wait_until "${3:-20}" grep -Eq -- "$2" "$1" 2>/dev/null
+}
+
+# count_lines <file> <regex>: how many lines match (0 when the file is absent).
+count_lines() { grep -Ec -- "$2" "$1" 2>/dev/null || true; }
+
+# Wait for a process to exit; sets WAIT_RC.
 wait_exit() { # wait_exit <pid>
 	wait "$1"
 	WAIT_RC=$?
 }
+
+# Clock helpers, only for bounds that are the point of a test (see the top).
+now() { date +%s.%N; }
+since() { awk -v s="$1" -v n="$(now)" 'BEGIN { printf "%.3f", n - s }'; } # since <now stamp>: seconds
+below() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }'; }          # below <a> <b>: a < b
+at_least() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a >= b) }'; }      # at_least <a> <b>: a >= b
 
 psql_q() { psql -X -q -tA -v ON_ERROR_STOP=1 -d "$T_DB" -c "$1"; }
 sql() { psql_q "$1" 2>&1; }
@@ -170,6 +213,9 @@ start_fake() {
 	upper=$(echo "$name" | tr 'a-z-' 'A-Z_')
 	eval "${upper}_PORT=$port"
 	eval "${upper}_URL=http://127.0.0.1:$port"
+	# fault, stat, reset_fake and fake_settle talk to the stand-in started last.
+	FAKE_URL="http://127.0.0.1:$port"
+	FAKE_LOG="$T_TMP/$name.log"
 }
 
 fake_get() { curl -sS --max-time 10 "$1"; }
@@ -179,14 +225,55 @@ json_field() { # json_field <json text> <python expression on d>
 	printf '%s' "$1" | python3 -c "import json,sys; d=json.load(sys.stdin); print($2)"
 }
 
+fault() { fake_post "$FAKE_URL/_control/fault" "$1" >/dev/null; }    # fault <JSON fault spec or list>
+stat() { json_field "$(fake_get "$FAKE_URL/_control/stats")" "$1"; } # stat <python expression on d>
+
+# fake_settle [url]: wait until the stand-in has written the log line of every
+# request it has received. It logs a request after answering it, so a client
+# can have its answer (and a test go on) before the line is there.
+fake_settle() {
+	wait_until 20 _fake_settled "${1:-$FAKE_URL}" ||
+		diag "the stand-in at ${1:-$FAKE_URL} still has requests in progress"
+}
+_fake_settled() { [ "$(json_field "$(fake_get "$1/_control/stats")" 'd["in_progress"]')" = 0 ]; }
+
+# reset_fake: the stand-in's counters, queued faults and rate state cleared,
+# its log emptied once the last run's lines are all written (they move to
+# <log>.old, for checks over the whole test).
+reset_fake() {
+	fake_settle
+	fake_post "$FAKE_URL/_control/reset" '{}' >/dev/null
+	[ -f "$FAKE_LOG" ] && cat "$FAKE_LOG" >>"$FAKE_LOG.old"
+	: >"$FAKE_LOG"
+}
+
+# result <python expression on d>: a field of the first line jobrun printed
+# (debug-http prints one JSON object per request).
+result() { json_field "$(printf '%s\n' "$OUT" | sed -n 1p)" "$1"; }
+
+# What jobrun wrote to the test's database that could carry a secret: the run
+# records' args, summary and error, and the rate buckets. Empty when the
+# database or the schema does not exist (yet); an error when it cannot be read.
+records_dump() {
+	[ -n "$T_DB" ] || return 0
+	psql -X -q -tA -d "$T_DB" -c 'SELECT 1' >/dev/null 2>&1 || return 0
+	[ "$(psql_q "SELECT to_regclass('jobrun.runs') IS NOT NULL AND to_regclass('jobrun.rate_buckets') IS NOT NULL")" = t ] ||
+		return 0
+	psql_q "SELECT concat_ws(' ', id, args::text, summary::text, error) FROM jobrun.runs" &&
+		psql_q "SELECT row_to_json(b)::text FROM jobrun.rate_buckets b"
+}
+
 secret_scan() {
-	local leaked=""
+	local leaked="" s
+	if ! records_dump >"$T_TMP/records.db" 2>&1; then
+		leaked="(cannot read the run records: $(head -c 300 "$T_TMP/records.db"))"
+	fi
 	for s in $T_SECRETS; do
-		if grep -rlF -- "$s" "$T_TMP"/run*.out "$T_TMP"/run*.err >/dev/null 2>&1; then
-			leaked="$leaked $(grep -rlF -- "$s" "$T_TMP"/run*.out "$T_TMP"/run*.err | tr '\n' ' ')"
+		if grep -rlF -- "$s" "$T_TMP"/run*.out "$T_TMP"/run*.err "$T_TMP/records.db" >/dev/null 2>&1; then
+			leaked="$leaked $(grep -rlF -- "$s" "$T_TMP"/run*.out "$T_TMP"/run*.err "$T_TMP/records.db" | tr '\n' ' ')"
 		fi
 	done
-	is "$leaked" "" "no secret appears in any captured jobrun output"
+	is "$leaked" "" "no secret appears in any captured jobrun output, run record or rate bucket"
 }
 
 done_testing() {
@@ -249,12 +336,16 @@ cv_track() {
 cv_stat() { json_field "$(fake_get "$CV_URL/_control/stats")" "$1"; }
 
 # cv_mark: how many requests the stand-in has logged so far (for cv_reqs).
-cv_mark() { if [ -f "$T_TMP/cv.log" ]; then wc -l <"$T_TMP/cv.log" | tr -d ' '; else echo 0; fi; }
+cv_mark() {
+	fake_settle "$CV_URL"
+	if [ -f "$T_TMP/cv.log" ]; then wc -l <"$T_TMP/cv.log" | tr -d ' '; else echo 0; fi
+}
 
 # cv_reqs [skip]: the stand-in's requests after the first <skip>, one line each:
 #   <bucket> <status> <fault|-> <offset|-> <ids comma-separated|->
 # ids are the filter's id: or volume: list, or the id of a detail path.
 cv_reqs() {
+	fake_settle "$CV_URL"
 	python3 - "$T_TMP/cv.log" "${1:-0}" <<'PY'
 import json, re, sys
 lines = open(sys.argv[1]).read().splitlines()[int(sys.argv[2]):]
@@ -286,14 +377,8 @@ cv_no_violations() {
 }
 
 # wait_for_sql <query> <extended regex> [seconds]: poll until the answer matches.
-wait_for_sql() {
-	local deadline=$(($(date +%s) + ${3:-20}))
-	while [ "$(date +%s)" -le "$deadline" ]; do
-		psql_q "$1" 2>/dev/null | grep -Eq -- "$2" && return 0
-		sleep 0.05
-	done
-	return 1
-}
+wait_for_sql() { wait_until "${3:-20}" _sql_matches "$1" "$2"; }
+_sql_matches() { psql_q "$1" 2>/dev/null | grep -Eq -- "$2"; }
 
 # jf <python expression on d>: a field of the JSON object jobrun printed (OUT).
 jf() { json_field "$OUT" "$1" 2>&1; }

@@ -81,6 +81,100 @@ static void test_envelope(void **state)
 	assert_non_null(strstr(err, "no ComicVine envelope"));
 }
 
+/* How the client's classify hook reads an answer with HTTP 200. */
+static enum http_class classify_200(const char *body)
+{
+	struct comicvine_config cfg = { 0 };
+	struct comicvine cv;
+	comicvine_init(&cv, &cfg, 1);
+	struct http_hooks h = comicvine_hooks(&cv, NULL);
+	struct http_request req = { .bucket = "/volumes/" };
+	struct http_response resp = { .status = 200, .body = (char *)body, .body_len = strlen(body),
+				      .content_type = (char *)"application/json" };
+	enum http_class c = h.classify(h.ctx, &req, &resp, HTTP_CLASS_OK);
+	comicvine_release(&cv);
+	return c;
+}
+
+static void test_body_status_code(void **state)
+{
+	(void)state;
+	/* The envelope's status_code, whole: not a prefix, not a record's field. */
+	assert_int_equal(classify_200("{\"error\":\"x\",\"status_code\":1000,\"results\":[]}"),
+			 HTTP_CLASS_OK);
+	assert_int_equal(classify_200("{\"error\":\"x\",\"status_code\":1070,\"results\":[]}"),
+			 HTTP_CLASS_OK);
+	assert_int_equal(classify_200("{\"status_code\":1,\"results\":[{\"status_code\":107},"
+				      "{\"status_code\": 100}]}"),
+			 HTTP_CLASS_OK);
+	assert_int_equal(classify_200("{\"error\":\"Invalid API Key\",\"status_code\":100}"),
+			 HTTP_CLASS_FATAL);
+	assert_int_equal(classify_200("{\"error\":\"Slow down\", \"status_code\" : 107 }"),
+			 HTTP_CLASS_RATE_LIMITED);
+	/* An invalid byte elsewhere does not hide the signal. */
+	assert_int_equal(classify_200("{\"error\":\"bad \xFF\",\"status_code\":107,\"results\":[]}"),
+			 HTTP_CLASS_RATE_LIMITED);
+
+	const char *b = "{\"status_code\":107}";
+	assert_int_equal(cv_envelope_status(b, strlen(b)), 107);
+	b = "{\"status_code\":\"107\"}";
+	assert_int_equal(cv_envelope_status(b, strlen(b)), -1);
+	b = "[{\"status_code\":107}]";
+	assert_int_equal(cv_envelope_status(b, strlen(b)), -1);
+	b = "\"status_code\":107";
+	assert_int_equal(cv_envelope_status(b, strlen(b)), -1);
+	assert_int_equal(cv_envelope_status(NULL, 0), -1);
+}
+
+/* Results that are not what the path promises make the answer malformed. */
+static void test_results_shape(void **state)
+{
+	(void)state;
+	struct { const char *body; bool list; int want; } cases[] = {
+		{ "{\"status_code\":1,\"number_of_total_results\":1,\"results\":[{\"id\":1}]}", true, 0 },
+		{ "{\"status_code\":1,\"number_of_total_results\":0,\"results\":[]}", true, 0 },
+		{ "{\"status_code\":1,\"number_of_total_results\":1,\"results\":\"abc\"}", true, -1 },
+		{ "{\"status_code\":1,\"number_of_total_results\":1,\"results\":null}", true, -1 },
+		{ "{\"status_code\":1,\"number_of_total_results\":1,\"results\":{\"id\":1}}", true, -1 },
+		{ "{\"status_code\":1,\"number_of_total_results\":1}", true, -1 },
+		{ "{\"status_code\":1,\"results\":[]}", true, -1 },
+		{ "{\"status_code\":1,\"number_of_total_results\":\"9\",\"results\":[]}", true, -1 },
+		{ "{\"status_code\":1,\"number_of_total_results\":1,\"results\":{\"id\":1}}", false, 0 },
+		{ "{\"status_code\":1,\"number_of_total_results\":1,\"results\":[{\"id\":1}]}", false, -1 },
+		{ "{\"status_code\":1,\"results\":\"abc\"}", false, -1 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct cv_page page;
+		long code;
+		char err[256] = "";
+		const char *b = cases[i].body;
+		assert_int_equal(cv_parse_envelope(b, strlen(b), &page, &code, err, sizeof(err)), 0);
+		int got = cv_check_results(&page, cases[i].list, err, sizeof(err));
+		if (got != cases[i].want)
+			fail_msg("cv_check_results(%s, list=%d) = %d, want %d", b, cases[i].list, got,
+				 cases[i].want);
+		if (got)
+			assert_non_null(strstr(err, "malformed"));
+		cv_page_release(&page);
+	}
+}
+
+/* A configuration error after the ComicVine part was read frees it (the
+ * leak checker at exit fails this binary otherwise). */
+static void test_ping_config_error(void **state)
+{
+	(void)state;
+	char detail[256] = "";
+	setenv("COMICVINE_API_KEY", "unit-test-key", 1);
+	setenv("COMICVINE_API_URL", "http://127.0.0.1:9/api", 1);
+	setenv("JOBRUN_HTTP_MAX_ATTEMPTS", "0", 1);
+	assert_int_equal(comicvine_ping(detail, sizeof(detail)), -1);
+	assert_non_null(strstr(detail, "JOBRUN_HTTP_MAX_ATTEMPTS"));
+	unsetenv("JOBRUN_HTTP_MAX_ATTEMPTS");
+	unsetenv("COMICVINE_API_URL");
+	unsetenv("COMICVINE_API_KEY");
+}
+
 static void test_years(void **state)
 {
 	(void)state;
@@ -233,6 +327,9 @@ int main(void)
 		cmocka_unit_test(test_sanitize_replaces_what_breaks_parsers),
 		cmocka_unit_test(test_sanitize_truncated_escape),
 		cmocka_unit_test(test_envelope),
+		cmocka_unit_test(test_body_status_code),
+		cmocka_unit_test(test_results_shape),
+		cmocka_unit_test(test_ping_config_error),
 		cmocka_unit_test(test_years),
 		cmocka_unit_test(test_dates),
 		cmocka_unit_test(test_volume_record),

@@ -300,6 +300,40 @@ static void test_check_url(void **state)
 	error_clear();
 }
 
+/* ---------------------------------------------------------- header values */
+
+static void test_header_value(void **state)
+{
+	(void)state;
+	const char *v = "stale";
+	assert_int_equal(config_get_header_value(VAR, &v), 0);
+	assert_null(v);
+	setenv(VAR, "myapp/1.0 (+https://example.com; ops@example.com) ~!#$%&*", 1);
+	assert_int_equal(config_get_header_value(VAR, &v), 0);
+	assert_string_equal(v, "myapp/1.0 (+https://example.com; ops@example.com) ~!#$%&*");
+	/* UTF-8 is not a control character. */
+	setenv(VAR, "caf\xc3\xa9/1", 1);
+	assert_int_equal(config_get_header_value(VAR, &v), 0);
+}
+
+static void test_header_value_rejects_controls(void **state)
+{
+	(void)state;
+	static const char *const bad[] = {
+		"app/1\r\nX-Injected: 1", "app/1\nX-Injected: 1", "app/1\r", "app\t1",
+		"app\x01", "app\x7f", "\x1b[31mred",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *v = "stale";
+		setenv(VAR, bad[i], 1);
+		if (config_get_header_value(VAR, &v) != -1)
+			fail_msg("accepted bad value #%zu", i);
+		assert_null(v);
+		assert_non_null(strstr(error_last(), "control character"));
+		assert_config_error("X-Injected");
+	}
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -318,6 +352,8 @@ int main(void)
 		T(test_url_rejects),
 		T(test_url_error_never_shows_the_value),
 		T(test_check_url),
+		T(test_header_value),
+		T(test_header_value_rejects_controls),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);

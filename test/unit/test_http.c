@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <ctype.h>
 
 #include "clock.h"
 #include "deadline.h"
@@ -34,6 +35,12 @@ static void test_parse_date_three_formats(void **state)
 	assert_true(http_parse_date("  Thu, 29 Feb 2024 12:00:00 GMT\r\n") == 1709208000.0);
 	assert_true(http_parse_date("Thu Feb 29 12:00:00 2024") == 1709208000.0);
 	assert_true(http_parse_date("Thu, 01 Jan 1970 00:00:00 GMT") == 0.0);
+	/* Past 2038 and the last second of a leap day. */
+	assert_true(http_parse_date("Sat, 01 Jan 2050 00:00:00 GMT") == 2524608000.0);
+	assert_true(http_parse_date("Sat, 29 Feb 2020 23:59:59 GMT") == 1583020799.0);
+	assert_true(http_parse_date("Saturday, 29-Feb-20 23:59:59 GMT") == 1583020799.0);
+	assert_true(http_parse_date("Sat Feb 29 23:59:59 2020") == 1583020799.0);
+	assert_true(http_parse_date("Tue Nov 10 08:49:37 1998") == 910687777.0);
 }
 
 static void test_parse_date_two_digit_years(void **state)
@@ -63,6 +70,17 @@ static void test_parse_date_rejects(void **state)
 		"Sunday, 06-Nov-1994 08:49:37 GMT",  /* RFC 850 has two-digit years */
 		"Sun Nov  6 08:49:37 94",            /* asctime has four */
 		"2026-11-23T09:15:31Z",              /* ISO 8601 is not an HTTP date */
+		"Mon, 06 Nov 1994 08:49:37 GMT",     /* 6 Nov 1994 was a Sunday */
+		"Sunday, 06-Nov-94 08:49:37 UTC",    /* RFC 850 also only GMT */
+		"Sun, 06 Nov 1994 08:49:37 +0000",   /* no numeric zones */
+		"Sun, 06 nov 1994 08:49:37 GMT",     /* month names are case-sensitive */
+		"06 Nov 1994 08:49:37 GMT",          /* no weekday */
+		"Sun, 06 Nov 1994 08:49 GMT",        /* no seconds */
+		"Sun, 06 Nov 1994 08:49:37 GMT GMT", /* trailing junk */
+		"Sun Nov 06 08:49:37 1994",          /* asctime pads the day with a space */
+		"Sun Nov 6 08:49:37 1994",           /* with one */
+		"Wed, 31 Dec 1969 23:59:59 GMT",     /* before 1970 */
+		"Tue, 30 Apr 2024 12:00:00 PST",     /* other zones */
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		if (http_parse_date(bad[i]) != -1)
@@ -185,25 +203,47 @@ static void test_default_class(void **state)
 	}
 }
 
-/* ---------------------------------------------------------- escaping */
+/* -------------------------------------------------------------- URLs */
 
-static void check_escape(const char *in, const char *want)
+static void check_url(const char *base, const char *const *segs, const char *const *params,
+		      const char *encoded, const char *want)
 {
-	char *got = http_escape(in);
+	char *got = http_url_build(base, segs, params, encoded);
+	if (!want) {
+		assert_null(got);
+		return;
+	}
+	assert_non_null(got);
+	/* libcurl's hex digits are lowercase in some versions, uppercase in others. */
+	for (char *p = got; *p; p++)
+		if (*p == '%' && p[1] && p[2])
+			p[1] = (char)toupper((unsigned char)p[1]), p[2] = (char)toupper((unsigned char)p[2]);
 	assert_string_equal(got, want);
 	free(got);
 }
 
-static void test_escape(void **state)
+#define L(...) ((const char *const[]){ __VA_ARGS__, NULL })
+
+static void test_url_build(void **state)
 {
 	(void)state;
-	check_escape("AZaz09-._~", "AZaz09-._~");
-	check_escape("a b&c=d/e?f#g+h", "a%20b%26c%3Dd%2Fe%3Ff%23g%2Bh");
-	check_escape("id:1|2|3", "id%3A1%7C2%7C3");
-	check_escape("caf\xc3\xa9", "caf%C3%A9");
-	check_escape("%", "%25");
-	check_escape("", "");
-	check_escape(NULL, "");
+	/* The ComicVine shapes: a trailing slash from the empty last segment. */
+	check_url("https://cv.example/api", L("volumes", ""), L("api_key", "k", "format", "json"),
+		  "filter=id:1%7C2", "https://cv.example/api/volumes/?api_key=k&format=json&filter=id:1%7C2");
+	check_url("http://127.0.0.1:8080/api/", L("volume", "4050-1", ""), NULL, NULL,
+		  "http://127.0.0.1:8080/api/volume/4050-1/");
+	/* Values are escaped: reserved characters, '|', spaces, UTF-8, '%'. */
+	check_url("https://h.example", NULL, L("filter", "id:1|2|3", "q", "a b&c=d#e+f", "u", "caf\xc3\xa9%"),
+		  NULL,
+		  "https://h.example/?filter=id%3A1%7C2%7C3&q=a+b%26c%3Dd%23e%2Bf&u=caf%C3%A9%25");
+	/* A segment is one segment: '/' and '?' inside it are escaped. */
+	check_url("https://h.example/base", L("a/b", "c?d", "e f"), NULL, NULL,
+		  "https://h.example/base/a%2Fb/c%3Fd/e%20f");
+	check_url("https://h.example", NULL, L("empty", ""), NULL, "https://h.example/?empty=");
+	check_url("https://h.example", NULL, NULL, NULL, "https://h.example/");
+	/* Not a URL. */
+	check_url("not a url", L("x"), NULL, NULL, NULL);
+	check_url("", NULL, NULL, NULL, NULL);
 }
 
 /* -------------------------------------------------------------- JSON */
@@ -651,7 +691,7 @@ int main(void)
 		cmocka_unit_test(test_backoff_growth_and_jitter),
 		cmocka_unit_test(test_backoff_cap_and_edges),
 		cmocka_unit_test(test_default_class),
-		cmocka_unit_test(test_escape),
+		cmocka_unit_test(test_url_build),
 		cmocka_unit_test(test_json_ok),
 		cmocka_unit_test(test_json_html_page),
 		cmocka_unit_test(test_json_not_json),

@@ -154,6 +154,85 @@ static void test_max_runtime_from_env(void **state)
 	unsetenv("JOBRUN_MAX_RUNTIME");
 }
 
+static void test_max_runtime_zero_refused(void **state)
+{
+	(void)state;
+	struct parsed p;
+	char err[512];
+	/* 0 would mean "no budget at all": a usage error, not a silent default. */
+	assert_int_equal(parse(&p, err, sizeof(err), W("--max-runtime", "0")), OPTIONS_ERROR);
+	assert_non_null(strstr(err, "--max-runtime: must be more than 0"));
+	assert_int_equal(parse(&p, err, sizeof(err), W("--max-runtime=0s")), OPTIONS_ERROR);
+	assert_int_equal(parse(&p, err, sizeof(err), W("--max-runtime=0ms")), OPTIONS_ERROR);
+	assert_int_equal(parse(&p, err, sizeof(err), W("--max-runtime=1ms")), 0);
+	assert_true(p.g.max_runtime_s == 0.001);
+	setenv("JOBRUN_MAX_RUNTIME", "0", 1);
+	assert_int_equal(parse(&p, err, sizeof(err), W("x")), OPTIONS_CONFIG);
+	assert_non_null(strstr(error_last(), "JOBRUN_MAX_RUNTIME: must be more than 0"));
+	assert_int_equal(error_last_kind(), ERR_CONFIG);
+	/* The flag still wins over the environment. */
+	assert_int_equal(parse(&p, err, sizeof(err), W("--max-runtime", "5s")), 0);
+	assert_true(p.g.max_runtime_s == 5);
+	unsetenv("JOBRUN_MAX_RUNTIME");
+}
+
+/* Globals before the command: parse_global_options() on "jobrun <words>". */
+static int parse_globals(struct global_options *g, char *err, size_t errlen, char **words)
+{
+	memset(g, 0, sizeof(*g));
+	static char *argv[32];
+	int argc = 0;
+	argv[argc++] = "jobrun";
+	for (size_t k = 0; words[k] && argc < 31; k++)
+		argv[argc++] = words[k];
+	argv[argc] = NULL;
+	fflush(stderr);
+	FILE *tmp = tmpfile();
+	assert_non_null(tmp);
+	int saved = dup(STDERR_FILENO);
+	dup2(fileno(tmp), STDERR_FILENO);
+	int r = parse_global_options(argc, argv, g, usage);
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	rewind(tmp);
+	size_t n = fread(err, 1, errlen - 1, tmp);
+	err[n] = '\0';
+	fclose(tmp);
+	return r;
+}
+
+static void test_globals_before_command(void **state)
+{
+	(void)state;
+	struct global_options g;
+	char err[512];
+	/* Every spelling the command's parser takes works before the command. */
+	assert_int_equal(parse_globals(&g, err, sizeof(err), W("--max-runtime=9m", "runs")), 2);
+	assert_true(g.max_runtime_s == 540 && g.max_runtime_set);
+	assert_int_equal(parse_globals(&g, err, sizeof(err),
+				       W("--json", "-v", "--max-runtime", "90s", "-q", "-v", "runs", "--limit")),
+			 7);
+	assert_true(g.json && g.verbosity == 1 && g.max_runtime_s == 90);
+	assert_int_equal(parse_globals(&g, err, sizeof(err), W("runs", "--json")), 1);
+	assert_false(g.json); /* after the command: the command's parser takes it */
+	assert_int_equal(parse_globals(&g, err, sizeof(err), W("--json")), 2);
+	assert_string_equal(err, "");
+	assert_int_equal(parse_globals(&g, err, sizeof(err), W("--version", "--bogus")), OPTIONS_VERSION);
+	assert_int_equal(parse_globals(&g, err, sizeof(err), W("-v", "--help")), OPTIONS_HELP);
+	assert_string_equal(err, ""); /* main prints the full help itself */
+
+	assert_int_equal(parse_globals(&g, err, sizeof(err), W("--bogus", "runs")), OPTIONS_ERROR);
+	assert_non_null(strstr(err, "unknown option '--bogus'"));
+	assert_int_equal(parse_globals(&g, err, sizeof(err), W("--max-runtime=0", "runs")), OPTIONS_ERROR);
+	assert_non_null(strstr(err, "--max-runtime: must be more than 0"));
+	assert_int_equal(parse_globals(&g, err, sizeof(err), W("--max-runtime")), OPTIONS_ERROR);
+	assert_non_null(strstr(err, "--max-runtime needs a value"));
+	assert_int_equal(parse_globals(&g, err, sizeof(err), W("--max-runtime", "soon", "runs")),
+			 OPTIONS_ERROR);
+	assert_non_null(strstr(err, "--max-runtime: invalid duration 'soon'"));
+}
+
 static void test_bad_log_level_env(void **state)
 {
 	(void)state;
@@ -235,6 +314,8 @@ int main(void)
 		T(test_short_and_inline),
 		T(test_globals_anywhere),
 		T(test_max_runtime_from_env),
+		T(test_max_runtime_zero_refused),
+		T(test_globals_before_command),
 		T(test_bad_log_level_env),
 		T(test_unknown_option_suggests),
 		T(test_bad_values),

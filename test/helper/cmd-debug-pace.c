@@ -18,9 +18,9 @@
 #include "task.h"
 
 const char usage_debug_pace[] =
-	"usage: jobrun debug-pace [--provider P] [--bucket B] [--limit N] [--period D]\n"
-	"                         [--spacing D] [--provider-spacing D] [--count N]\n"
-	"                         [--max-wait D] [--server-limits] URL\n"
+	"usage: test-tool debug-pace [--provider P] [--bucket B] [--limit N] [--period D]\n"
+	"                            [--spacing D] [--provider-spacing D] [--count N]\n"
+	"                            [--max-wait D] [--server-limits] URL\n"
 	"\n"
 	"Test job: sends --count GET requests (default 10) to URL, each first taking a\n"
 	"slot in bucket B of provider P (default debug, default) with a window of N\n"

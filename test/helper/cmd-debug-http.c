@@ -18,7 +18,7 @@
 #include "xalloc.h"
 
 const char usage_debug_http[] =
-	"usage: jobrun debug-http [options] URL...\n"
+	"usage: test-tool debug-http [options] URL...\n"
 	"\n"
 	"Test command: sends each URL through the http layer and prints one JSON line\n"
 	"per request, then {\"total_attempts\":N}. Exits 0 when every request got a\n"

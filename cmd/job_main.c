@@ -1,0 +1,99 @@
+/*
+ * The lifecycle every job shares, in one place: configuration checked
+ * before anything is written, the time budget and signal handlers, the
+ * lock and run record, the error captured before the task releases it,
+ * and the exit code. A job's command file parses its options and calls
+ * job_main(); it cannot forget a step.
+ *
+ * The exit codes and the task start live here rather than beside main(),
+ * so the test helper (test/helper/test-tool.c), which has a main of its
+ * own, runs its jobs through the same code.
+ */
+#include <stdio.h>
+
+#include "commands.h"
+#include "deadline.h"
+#include "job.h"
+#include "log.h"
+#include "task.h"
+
+int exit_code_for_run(enum run_status status)
+{
+	switch (status) {
+	case RUN_SUCCEEDED: return EXIT_OK;
+	case RUN_PARTIAL: return EXIT_PARTIAL;
+	case RUN_SKIPPED: return EXIT_SKIPPED;
+	case RUN_INTERRUPTED:
+		switch (deadline_reason()) {
+		case STOP_SIGTERM: return EXIT_SIGTERM;
+		case STOP_SIGINT: return EXIT_SIGINT;
+		default: return EXIT_PARTIAL;
+		}
+	default: return EXIT_FAILED;
+	}
+}
+
+int exit_code_for_error(void)
+{
+	return error_last_kind() == ERR_CONFIG ? EXIT_CONFIG : EXIT_FAILED;
+}
+
+int command_start_task(struct task *t, struct task_options *to, int *code)
+{
+	enum task_start start = task_begin(t, to);
+	json_decref(to->args);
+	to->args = NULL;
+	if (start == TASK_STARTED)
+		return 0;
+	/* A signal that cut a database wait short is a stop, not a failure. */
+	bool signalled = deadline_reason() == STOP_SIGTERM || deadline_reason() == STOP_SIGINT;
+	*code = start == TASK_SKIPPED ? EXIT_SKIPPED
+		: signalled	      ? exit_code_for_run(RUN_INTERRUPTED)
+				      : exit_code_for_error();
+	task_end(t, start == TASK_SKIPPED ? RUN_SKIPPED : RUN_FAILED,
+		 start == TASK_SKIPPED ? NULL : error_last());
+	return -1;
+}
+
+static void release(const struct job *job, void *opts)
+{
+	if (job->release)
+		job->release(opts);
+}
+
+int job_main(const struct job *job, void *opts, const struct global_options *g)
+{
+	error_clear();
+	if (job->prepare && job->prepare(opts)) {
+		release(job, opts);
+		return exit_code_for_error();
+	}
+	deadline_start(g->max_runtime_s);
+
+	struct task t;
+	struct task_options to = {
+		.job = job->name,
+		.lock_key = job->lock_key ? job->lock_key(opts) : NULL,
+		.args = job->args ? job->args(opts) : json_object(),
+		.json = g->json,
+		.dry_run = job->dry_run && job->dry_run(opts),
+		.own_locks = job->lock == JOB_LOCK_OWN,
+	};
+	int code;
+	if (command_start_task(&t, &to, &code)) {
+		release(job, opts);
+		return code;
+	}
+	error_clear();
+	enum run_status status = job->run(&t, opts);
+	/* Read before task_end(): finishing the record may log errors of its own. */
+	enum error_kind kind = error_last_kind();
+	char err[512] = "";
+	if (status == RUN_FAILED && error_last())
+		snprintf(err, sizeof(err), "%s", error_last());
+	status = task_end(&t, status, err[0] ? err : NULL);
+	release(job, opts);
+	if (status == RUN_FAILED && kind == ERR_CONFIG)
+		return EXIT_CONFIG;
+	return exit_code_for_run(status);
+}
