@@ -127,13 +127,21 @@ long long comicvine_total_requests(const struct comicvine *cv)
 static int cv_before_attempt(void *ctx, const struct http_request *req, char *reason, size_t len)
 {
 	struct comicvine *cv = ctx;
-	int p = path_of(req->bucket);
 	if (comicvine_total_requests(cv) >= cv->max_requests) {
 		cv->limit_reached = true;
 		snprintf(reason, len, "request limit reached (--limit %lld)", cv->max_requests);
 		return -1;
 	}
-	if (limiter_before_attempt(cv->limiter, req, reason, len))
+	return limiter_before_attempt(cv->limiter, req, reason, len) ? -1 : 0;
+}
+
+/* Counted when the request really leaves: libcurl's re-sends count too. */
+static int cv_before_send(void *ctx, const struct http_request *req, const struct http_send *send,
+			  char *reason, size_t len)
+{
+	struct comicvine *cv = ctx;
+	int p = path_of(req->bucket);
+	if (limiter_before_send(cv->limiter, req, send, reason, len))
 		return -1;
 	if (p >= 0)
 		cv->requests[p]++;
@@ -194,6 +202,7 @@ struct http_hooks comicvine_hooks(struct comicvine *cv, struct limiter *limiter)
 	cv->limiter = limiter;
 	struct http_hooks h = { 0 };
 	h.before_attempt = cv_before_attempt;
+	h.before_send = cv_before_send;
 	h.classify = cv_classify;
 	h.on_rate_limited = cv_on_rate_limited;
 	h.ctx = cv;

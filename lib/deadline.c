@@ -8,6 +8,7 @@
 
 static volatile sig_atomic_t signalled; /* the signal number, 0 when none */
 static double deadline_at = INFINITY;   /* on the monotonic clock */
+static enum stop_reason latched;        /* the first reason seen; STOP_NONE until then */
 
 static void on_signal(int sig)
 {
@@ -28,19 +29,30 @@ static void install(int sig)
 void deadline_start(double max_runtime_s)
 {
 	deadline_at = max_runtime_s > 0 ? clock_mono() + max_runtime_s : INFINITY;
+	latched = STOP_NONE;
 	install(SIGTERM);
 	install(SIGINT);
 }
 
+/* Only ever called outside the signal handler: the handler just records the
+ * signal, and the first caller to notice it latches it. */
 enum stop_reason deadline_reason(void)
 {
+	if (latched != STOP_NONE)
+		return latched;
 	if (signalled == SIGTERM)
-		return STOP_SIGTERM;
-	if (signalled == SIGINT)
-		return STOP_SIGINT;
-	if (clock_mono() >= deadline_at)
-		return STOP_DEADLINE;
-	return STOP_NONE;
+		latched = STOP_SIGTERM;
+	else if (signalled == SIGINT)
+		latched = STOP_SIGINT;
+	else if (clock_mono() >= deadline_at)
+		latched = STOP_DEADLINE;
+	return latched;
+}
+
+void deadline_passed(void)
+{
+	if (deadline_reason() == STOP_NONE)
+		latched = STOP_DEADLINE;
 }
 
 bool deadline_should_stop(void)
@@ -61,6 +73,8 @@ const char *deadline_reason_name(enum stop_reason r)
 
 double deadline_remaining(void)
 {
+	if (latched == STOP_DEADLINE)
+		return 0;
 	if (isinf(deadline_at))
 		return 1e9;
 	double left = deadline_at - clock_mono();
@@ -90,4 +104,5 @@ void deadline_reset(void)
 {
 	signalled = 0;
 	deadline_at = INFINITY;
+	latched = STOP_NONE;
 }

@@ -6,6 +6,7 @@
 #include "http.h"
 
 #include <curl/curl.h>
+#include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -290,7 +291,54 @@ static int on_progress(void *p, curl_off_t dltotal, curl_off_t dlnow, curl_off_t
 		       curl_off_t ulnow)
 {
 	(void)p, (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+	/* deadline_should_stop() latches the reason it saw, so whoever reports
+	 * this abort later tells the same one. */
 	return deadline_should_stop() ? 1 : 0;
+}
+
+static int ask_hooks_before_send(struct xfer *x, double granted_at)
+{
+	const struct http_hooks *h = &x->c->hooks;
+	x->refusal[0] = '\0';
+	if (h->before_send) {
+		double left = x->timeout_s - (clock_mono() - x->started_at);
+		struct http_send send = { .granted_at = granted_at,
+					  .max_wait_s = left > 0 ? left / 2 : 0 };
+		return h->before_send(h->ctx, x->req, &send, x->refusal, sizeof(x->refusal));
+	}
+	if (granted_at < 0 && h->before_attempt)
+		return h->before_attempt(h->ctx, x->req, x->refusal, sizeof(x->refusal));
+	return 0;
+}
+
+/* libcurl calls this right before it sends a request, on a connection that
+ * is established (or reused) — the moment the request really leaves, which
+ * is what the provider's spacing is about. It is called again within the
+ * same attempt when libcurl silently re-sends on a new connection because a
+ * reused one turned out dead: that re-send reaches the provider too, so it
+ * passes the hooks like any send (the limiter takes a slot for it here,
+ * where the new connection is ready, rather than aborting it, which would
+ * throw that connection away and make the next try late again) and counts
+ * as an attempt of its own. Waiting in here blocks the other transfers of
+ * http_send_all(); only a send that missed its slot does. */
+static int on_prereq(void *p, char *conn_primary_ip, char *conn_local_ip, int conn_primary_port,
+		     int conn_local_port)
+{
+	(void)conn_primary_ip, (void)conn_local_ip, (void)conn_primary_port, (void)conn_local_port;
+	struct xfer *x = p;
+	double granted_at = x->granted_at;
+	x->granted_at = -1; /* a grant is for one send */
+	if (ask_hooks_before_send(x, granted_at)) {
+		x->refused = true;
+		return CURL_PREREQFUNC_ABORT;
+	}
+	if (x->sends++) {
+		x->resp->attempts++;
+		x->c->attempts++;
+		log_info("http re-send on a new connection", LF_S("request", x->label),
+			 LF_I("attempt", x->resp->attempts));
+	}
+	return CURL_PREREQFUNC_OK;
 }
 
 /* ------------------------------------------------------------ error text */
@@ -409,9 +457,10 @@ void xfer_release(struct xfer *x)
 	memset(x, 0, sizeof(*x));
 }
 
+/* Rounded up: a timeout clipped to the deadline must not fire before it. */
 static long clamp_ms(double seconds)
 {
-	double ms = seconds * 1000;
+	double ms = ceil(seconds * 1000);
 	if (ms < 1)
 		return 1; /* 0 would mean "no timeout" to curl */
 	return ms > 2e9 ? 2000000000L : (long)ms;
@@ -473,10 +522,18 @@ static void setup_easy(struct xfer *x, CURL *easy)
 	setup_tls(easy);
 
 	double budget = deadline_remaining();
-	double total = cfg->timeout_s < budget ? cfg->timeout_s : budget;
-	double connect = cfg->connect_timeout_s < total ? cfg->connect_timeout_s : total;
+	x->timeout_is_deadline = budget <= cfg->timeout_s;
+	x->connect_is_deadline = budget <= cfg->connect_timeout_s;
+	double total = x->timeout_is_deadline ? budget : cfg->timeout_s;
+	double connect = x->connect_is_deadline ? budget : cfg->connect_timeout_s;
+	if (connect > total)
+		connect = total;
+	x->started_at = clock_mono();
+	x->timeout_s = total;
 	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, clamp_ms(total));
 	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, clamp_ms(connect));
+	curl_easy_setopt(easy, CURLOPT_PREREQFUNCTION, on_prereq);
+	curl_easy_setopt(easy, CURLOPT_PREREQDATA, x);
 
 	curl_easy_setopt(easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)cfg->max_response_bytes);
 	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body);
@@ -490,9 +547,12 @@ static void setup_easy(struct xfer *x, CURL *easy)
 
 /* ---------------------------------------------------------- xfer: attempts */
 
+/* Only ever called once a stop is known: a latched reason, or a timeout
+ * that was the deadline's (then deadline_passed() latches it). */
 static void finish_stopped(struct xfer *x)
 {
 	struct http_response *r = x->resp;
+	deadline_passed();
 	const char *why = deadline_reason_name(deadline_reason());
 	r->outcome = HTTP_STOPPED;
 	if (r->attempts)
@@ -507,20 +567,27 @@ void xfer_stop(struct xfer *x)
 	finish_stopped(x);
 }
 
+/* A hook refused to let a request go (x->refusal says why). */
+static enum xfer_step refused(struct xfer *x)
+{
+	if (deadline_should_stop()) {
+		finish_stopped(x);
+		return XFER_FINAL;
+	}
+	x->resp->outcome = HTTP_DENIED;
+	set_error(x, "not sent: %s", x->refusal[0] ? x->refusal : "refused before the attempt");
+	return XFER_FINAL;
+}
+
 static int run_before_hook(struct xfer *x)
 {
 	const struct http_hooks *h = &x->c->hooks;
 	if (!h->before_attempt)
 		return 0;
-	char reason[256] = "";
-	if (!h->before_attempt(h->ctx, x->req, reason, sizeof(reason)))
+	x->refusal[0] = '\0';
+	if (!h->before_attempt(h->ctx, x->req, x->refusal, sizeof(x->refusal)))
 		return 0;
-	if (deadline_should_stop()) {
-		finish_stopped(x);
-		return -1;
-	}
-	x->resp->outcome = HTTP_DENIED;
-	set_error(x, "not sent: %s", reason[0] ? reason : "refused before the attempt");
+	refused(x);
 	return -1;
 }
 
@@ -537,6 +604,9 @@ int xfer_begin(struct xfer *x, CURL *easy)
 		finish_stopped(x);
 		return -1;
 	}
+	x->granted_at = x->c->hooks.before_attempt ? clock_mono() : -1;
+	x->sends = 0;
+	x->refused = false;
 	buf_reset(&x->body);
 	free_headers(x->hdrs, x->n_hdrs);
 	x->hdrs = NULL;
@@ -587,6 +657,13 @@ static enum xfer_step plan_retry(struct xfer *x, bool rate_limited, double *wait
 	 * every process, however long that is. */
 	if (rate_limited && c->hooks.on_rate_limited)
 		c->hooks.on_rate_limited(c->hooks.ctx, x->req, ra);
+	/* No time left is the deadline, never "gave up": whichever layer saw
+	 * it first, the run stops for the deadline. */
+	double left = deadline_remaining();
+	if (left <= 0) {
+		finish_stopped(x);
+		return XFER_FINAL;
+	}
 	if (ra > c->cfg.retry_after_cap_s) {
 		r->outcome = HTTP_RATE_LIMITED;
 		set_error(x, "%s; the server asked to wait %.0fs, longer than the %.0fs jobrun waits "
@@ -604,7 +681,6 @@ static enum xfer_step plan_retry(struct xfer *x, bool rate_limited, double *wait
 	double w = ra >= 0 ? ra
 			   : http_backoff_delay(r->attempts, c->cfg.backoff_base_s,
 						c->cfg.backoff_cap_s, client_rand01(c));
-	double left = deadline_remaining();
 	if (w >= left) {
 		r->outcome = rate_limited ? HTTP_RATE_LIMITED : HTTP_GAVE_UP;
 		set_error(x, "%s; waiting %.1fs to retry would pass the deadline (%.1fs left), "
@@ -709,8 +785,22 @@ static enum xfer_step after_transport_error(struct xfer *x, CURLcode rc, double 
 	bool retry;
 	const char *what = describe_curl(x, rc, detail, &retry);
 	snprintf(x->last, sizeof(x->last), "%s (curl: %s)", what, detail);
-	/* An abort from on_progress, or a timeout clipped to the deadline. */
-	if (rc == CURLE_ABORTED_BY_CALLBACK || deadline_should_stop()) {
+	if (rc == CURLE_ABORTED_BY_CALLBACK && x->refused) {
+		/* Nothing left: as with a refusal before the attempt, no attempt. */
+		if (!x->sends) {
+			r->attempts--;
+			x->c->attempts--;
+		}
+		return refused(x);
+	}
+	/* An abort from on_progress (a stop request), or a timeout that was
+	 * clipped to the deadline: stopped by cause, even when curl fired a
+	 * fraction of a millisecond before the deadline by our clock. Whether
+	 * the connect or the whole-attempt timer fired depends on whether the
+	 * request was sent. */
+	bool deadline_timeout = rc == CURLE_OPERATION_TIMEDOUT &&
+				(x->sends ? x->timeout_is_deadline : x->connect_is_deadline);
+	if (rc == CURLE_ABORTED_BY_CALLBACK || deadline_timeout || deadline_should_stop()) {
 		finish_stopped(x);
 		return XFER_FINAL;
 	}

@@ -7,8 +7,8 @@
  * exponential backoff and full jitter on connection errors, timeouts, 408,
  * 420, 429 and 5xx, honouring Retry-After (seconds or HTTP date), never
  * starting an attempt that would end past the deadline. Every attempt first
- * passes the before_attempt hook (the rate limiter) and counts toward
- * http_client_attempts().
+ * passes the before_attempt hook (the rate limiter), every send the
+ * before_send hook, and each counts toward http_client_attempts().
  *
  * Secrets: URLs, headers and bodies are never logged raw; every message goes
  * through redact_string(), and userpwd/secret headers are registered with
@@ -84,18 +84,37 @@ struct http_response {
 	char *content_type;
 	struct http_header *headers;
 	size_t n_headers;
-	int attempts;             /* attempts this request made */
+	int attempts;             /* attempts this request made (libcurl's silent re-sends
+				   * on a new connection count as attempts of their own) */
 	double retry_after_s;     /* last server-requested wait, -1 when none */
 	char error[512];          /* redacted, lowercase, names what failed; "" on success */
 	bool config_error;        /* the failure is jobrun's configuration (an https URL at a
 				   * plain-HTTP port): no retry can fix it; exit 78 */
 };
 
+/* One request about to leave, as before_send sees it. */
+struct http_send {
+	double granted_at; /* clock_mono() when before_attempt let this attempt go; -1 when
+			    * the send has no grant of its own: none was asked for, or an
+			    * earlier send of the same attempt used it (libcurl re-sends
+			    * on a new connection when a reused one turns out dead) */
+	double max_wait_s; /* how long the hook may wait here: half of what is left of
+			    * the attempt's timeout, which runs meanwhile */
+};
+
 struct http_hooks {
-	/* Before every attempt. 0: go ahead (after any wait the hook did itself).
-	 * Non-zero: do not send; http_send ends with HTTP_DENIED, or HTTP_STOPPED
-	 * when deadline_should_stop(). The hook may write a reason into `reason`. */
+	/* Before every attempt, before a connection is looked for. 0: go ahead
+	 * (after any wait the hook did itself). Non-zero: do not send;
+	 * http_send ends with HTTP_DENIED, or HTTP_STOPPED when
+	 * deadline_should_stop(). The hook may write a reason into `reason`. */
 	int (*before_attempt)(void *ctx, const struct http_request *req, char *reason, size_t reason_len);
+	/* Right before every send, on a connection that is ready (libcurl's
+	 * pre-request callback), including libcurl's own re-sends: the moment a
+	 * request really leaves. Same answers as before_attempt. When NULL, a send
+	 * without a grant of its own goes through before_attempt instead, so
+	 * every request that leaves has passed the hooks. */
+	int (*before_send)(void *ctx, const struct http_request *req, const struct http_send *send,
+			   char *reason, size_t reason_len);
 	/* After every attempt that got a response: read provider rate headers,
 	 * and return the class (default is the status-based one, passed in). */
 	enum http_class (*classify)(void *ctx, const struct http_request *req,
@@ -118,7 +137,8 @@ struct http_client;
 struct http_client *http_client_new(const struct http_config *cfg, const struct http_hooks *hooks);
 void http_client_free(struct http_client *c);
 void http_client_set_hooks(struct http_client *c, const struct http_hooks *hooks);
-/* Attempts made by this client so far (every try, retries included). */
+/* Attempts made by this client so far (every try, retries and libcurl's
+ * re-sends included). */
 long long http_client_attempts(const struct http_client *c);
 
 /* 0 when a response was obtained (resp->outcome == HTTP_DONE), -1 otherwise

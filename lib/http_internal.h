@@ -50,6 +50,18 @@ struct xfer {
 	bool headers_too_large;     /* on_header refused: over the count or size cap */
 	bool too_large;
 	double attempt_retry_after; /* this attempt's Retry-After, -1 when none */
+	/* Why a timeout would end this attempt, decided when it was set up:
+	 * a timeout clipped to the deadline is the deadline (HTTP_STOPPED), by
+	 * cause, whatever the clock reads when curl reports it. */
+	bool timeout_is_deadline;   /* the whole-attempt timeout is the time left */
+	bool connect_is_deadline;   /* so is the connect timeout */
+	double started_at;          /* clock_mono() when the attempt was set up */
+	double timeout_s;           /* its whole-attempt timeout as given to curl */
+	double granted_at;          /* clock_mono() of before_attempt's grant, for the
+				     * attempt's first send only; -1 once used or when none */
+	int sends;                  /* requests this attempt put on the wire */
+	bool refused;               /* a hook refused a send: refusal says why */
+	char refusal[256];
 	double wake_at;             /* http_send_all: monotonic time of the next attempt */
 	char label[160];            /* "GET /volumes/": no host, no query */
 	char last[320];             /* how the last attempt ended: "HTTP 503", "timed out (curl: …)" */
@@ -59,7 +71,8 @@ struct xfer {
 void xfer_init(struct xfer *x, struct http_client *c, const struct http_request *req,
 	       struct http_response *resp);
 /* Run the before_attempt hook and prepare `easy`. 0: perform it now;
- * -1: final (stopped or denied), resp is set. */
+ * -1: final (stopped or denied), resp is set. Every send of the attempt then
+ * passes the before_send hook from libcurl's pre-request callback. */
 int xfer_begin(struct xfer *x, CURL *easy);
 /* Judge a finished attempt; XFER_WAIT sets *wait (seconds). */
 enum xfer_step xfer_end(struct xfer *x, CURL *easy, CURLcode rc, double *wait);

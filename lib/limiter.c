@@ -26,6 +26,7 @@ struct http_hooks limiter_hooks(struct limiter *l)
 {
 	struct http_hooks h = { 0 };
 	h.before_attempt = limiter_before_attempt;
+	h.before_send = limiter_before_send;
 	h.on_rate_limited = limiter_on_rate_limited;
 	h.ctx = l;
 	return h;
@@ -70,24 +71,80 @@ static int refuse_exhausted(struct limiter *l, const struct rl_bucket *b, const 
 	return 1;
 }
 
-/* The shared slot chain spaces reservations; a send that went out late
- * (a slow database reply, a descheduled process) would leave the next one
- * on time but too close to it. Within this process, measure from the send
- * that really happened. -1 when a stop cut the wait short. */
-static int keep_own_spacing(struct limiter *l, const struct rl_bucket *b, int n)
+static double largest_spacing(const struct rl_bucket *b, int n)
 {
 	double spacing = 0;
 	for (int i = 0; i < n; i++)
 		if (b[i].spacing_s > spacing)
 			spacing = b[i].spacing_s;
+	return spacing;
+}
+
+/* Within this process, never less than the spacing after the last real send
+ * (the stamp limiter_before_send() took when libcurl was about to send).
+ * While sends leave within rl_send_allowance() of their slots this never
+ * waits: slots are a spacing and a margin apart. It is the net under that
+ * rule. -1 when a stop cut the wait short. */
+static int keep_own_spacing(struct limiter *l, double spacing)
+{
 	if (spacing > 0 && l->last_send_mono > 0) {
-		double need = spacing + rl_spacing_margin(spacing);
 		double gap = clock_mono() - l->last_send_mono;
-		if (gap < need && deadline_sleep(need - gap))
+		if (gap < spacing && deadline_sleep(spacing - gap))
 			return -1;
 	}
-	l->last_send_mono = clock_mono();
 	return 0;
+}
+
+/* Retakes of one send before giving up on it: each is a new slot, so only a
+ * machine too busy to send within a millisecond or two of any slot gets here. */
+#define MAX_RESPACE 64
+
+/* A slot in every bucket, waited for, and a grant that returns within the
+ * allowance of its slot: a later one would leave too close to whoever holds
+ * the next slot, so it takes a new slot instead (`respace`: the request's
+ * windows have counted it already). 0: send now; 1: refused (reason set). */
+static int take_slot(struct limiter *l, const struct rl_bucket *b, int n, bool respace,
+		     double max_wait_s, char *reason, size_t reason_len)
+{
+	double spacing = largest_spacing(b, n);
+	double allowance = rl_send_allowance(spacing);
+	for (int tries = 0;; tries++) {
+		struct rl_take t;
+		int rc = respace ? ratelimit_respace(l->db, b, n, max_wait_s, l->unsent == 0, &t)
+				 : ratelimit_take(l->db, b, n, max_wait_s, &t);
+		if (rc) {
+			/* Sending without the shared state could break the provider's
+			 * rules for everyone: refuse instead. */
+			refuse(l, reason, reason_len, "rate limiter unavailable (database error)");
+			return 1;
+		}
+		if (t.outcome == RL_EXHAUSTED)
+			return refuse_exhausted(l, b, &t, reason, reason_len);
+		double settled = clock_mono();
+		if (t.outcome == RL_STOPPED || keep_own_spacing(l, spacing)) {
+			l->stopped = true;
+			refuse(l, reason, reason_len, deadline_reason_name(deadline_reason()));
+			return 1;
+		}
+		l->waited_s += t.waited_s;
+		l->granted++;
+		l->unsent++;
+		double late = t.late_s + (clock_mono() - settled);
+		if (spacing <= 0 || late <= allowance) {
+			log_debug("rate slot granted", LF_F("waited_s", t.waited_s),
+				  LF_F("late_ms", late * 1000));
+			return 0;
+		}
+		l->respaced++;
+		l->unsent--; /* this one is given up */
+		log_info("rate slot missed: taking another", LF_F("late_ms", late * 1000),
+			 LF_F("allowed_ms", allowance * 1000));
+		if (tries + 1 >= MAX_RESPACE) {
+			refuse(l, reason, reason_len, "every rate slot was missed (machine too busy)");
+			return 1;
+		}
+		respace = true;
+	}
 }
 
 int limiter_before_attempt(void *ctx, const struct http_request *req, char *reason, size_t reason_len)
@@ -97,35 +154,46 @@ int limiter_before_attempt(void *ctx, const struct http_request *req, char *reas
 	int n = l->map(l->map_ctx, req->bucket, &b);
 	if (n <= 0)
 		return 0;
-	struct rl_take t;
 	l->exhausted = l->stopped = false;
 	if (!l->prepared && !ratelimit_prepare(l->db, b, n))
 		l->prepared = true;
-	if (ratelimit_take_ex(l->db, b, n, l->max_wait_s, &t)) {
-		/* Sending without the shared state could break the provider's
-		 * rules for everyone: refuse instead. */
-		refuse(l, reason, reason_len, "rate limiter unavailable (database error)");
-		return 1;
-	}
-	switch (t.outcome) {
-	case RL_GRANTED:
-		if (keep_own_spacing(l, b, n)) {
-			l->stopped = true;
-			refuse(l, reason, reason_len, deadline_reason_name(deadline_reason()));
-			return 1;
-		}
-		l->granted++;
-		l->waited_s += t.waited_s;
-		log_debug("rate slot granted", LF_F("waited_s", t.waited_s), LF_I("mono_us", (long long)(clock_mono() * 1e6)));
+	return take_slot(l, b, n, false, l->max_wait_s, reason, reason_len);
+}
+
+/* The slot was taken before libcurl connected. A send still within the
+ * allowance of its grant uses it; a later one (a slow connect), or one with
+ * no grant of its own (libcurl re-sending on a new connection after a reused
+ * one turned out dead) takes a new slot here, on the connection that is now
+ * ready, so it leaves on time. Either way the stamp is the real send. */
+int limiter_before_send(void *ctx, const struct http_request *req, const struct http_send *send,
+			char *reason, size_t reason_len)
+{
+	struct limiter *l = ctx;
+	const struct rl_bucket *b = NULL;
+	int n = l->map(l->map_ctx, req->bucket, &b);
+	if (n <= 0)
 		return 0;
-	case RL_EXHAUSTED:
-		return refuse_exhausted(l, b, &t, reason, reason_len);
-	case RL_STOPPED:
-		l->stopped = true;
-		refuse(l, reason, reason_len, deadline_reason_name(deadline_reason()));
-		return 1;
+	double spacing = largest_spacing(b, n);
+	double age = send->granted_at >= 0 ? clock_mono() - send->granted_at : -1;
+	if (age >= 0 && l->unsent > 0)
+		l->unsent--; /* the attempt's grant: sent now, or given up for a new one */
+	if (spacing > 0 && !(age >= 0 && age <= rl_send_allowance(spacing))) {
+		l->exhausted = l->stopped = false;
+		l->respaced++;
+		if (age < 0)
+			log_info("rate slot for a send without one (a re-send)");
+		else
+			log_info("rate slot missed before sending: taking another",
+				 LF_F("late_ms", age * 1000));
+		double cap = send->max_wait_s < l->max_wait_s ? send->max_wait_s : l->max_wait_s;
+		if (take_slot(l, b, n, age >= 0, cap, reason, reason_len))
+			return 1;
+		l->unsent--; /* the new slot is this send's */
 	}
-	return 1;
+	l->last_send_mono = clock_mono();
+	l->sent++;
+	log_debug("rate send", LF_I("mono_us", (long long)(l->last_send_mono * 1e6)));
+	return 0;
 }
 
 /* One bucket's block when the server did not say for how long. */

@@ -2,7 +2,14 @@
  * The shared rate limiter (lib/ratelimit) as lib/http hooks.
  *
  * Before every attempt, a slot is taken in all of the request's buckets
- * (ratelimit_take) and waited for; a budget that stays closed longer than
+ * (ratelimit_take) and waited for. Right before the request really leaves
+ * (http's before_send, once libcurl has a connection) the send is stamped,
+ * and a send that would leave later than rl_send_allowance() after its slot,
+ * or a send with no slot of its own (libcurl's silent re-send on a new
+ * connection), takes a new slot first: every request that reaches the
+ * provider has its own slot and leaves within the allowance of it, so
+ * together with the margin between slots no gap at the provider is shorter
+ * than the spacing. A budget that stays closed longer than
  * max_wait_s refuses the attempt with a reason such as
  * "budget exhausted on /volumes/ (reopens in 42m)". A rate-limit answer from
  * the server blocks the request's buckets for every process.
@@ -41,19 +48,27 @@ struct limiter {
 	bool exhausted;         /* the last refusal was a closed budget */
 	bool stopped;           /* the last refusal was the deadline or a signal */
 	double retry_in_s;      /* when exhausted: seconds until it reopens */
-	long long granted;      /* slots taken */
+	long long granted;      /* slots taken (granted - sent: slots missed and taken again) */
+	long long respaced;     /* slots taken again because a send would have left late */
+	long long sent;         /* requests that went out (stamped by before_send) */
+	int unsent;             /* slots granted and neither sent nor given up; an
+				 * attempt that failed before sending leaves one
+				 * here for good, which only disables the cheap
+				 * replacement of a missed slot (ratelimit_respace) */
 	long long blocks;       /* server answers turned into shared blocks */
 	double waited_s;        /* total time slept for slots */
-	double last_send_mono;  /* when this process last sent; 0: never */
+	double last_send_mono;  /* when this process's last request really left; 0: never */
 };
 
 void limiter_init(struct limiter *l, struct db *db, limiter_map_fn map, void *map_ctx,
 		  double max_wait_s);
-/* Hooks with before_attempt and on_rate_limited set; classify is left NULL
+/* Hooks with before_attempt, before_send and on_rate_limited set; classify is left NULL
  * for the provider client to fill in. */
 struct http_hooks limiter_hooks(struct limiter *l);
 
 int limiter_before_attempt(void *ctx, const struct http_request *req, char *reason, size_t reason_len);
+int limiter_before_send(void *ctx, const struct http_request *req, const struct http_send *send,
+			char *reason, size_t reason_len);
 /* seconds < 0 (the server gave no Retry-After): rl_unknown_block_s(). */
 void limiter_on_rate_limited(void *ctx, const struct http_request *req, double seconds);
 /* The server reported what is left (X-RateLimit-Remaining and friends). */

@@ -28,7 +28,12 @@ double rl_spacing_margin(double spacing_s)
 {
 	if (!(spacing_s > 0))
 		return 0;
-	return spacing_s * 0.002 + 0.0005;
+	return spacing_s * 0.025 + 0.0015;
+}
+
+double rl_send_allowance(double spacing_s)
+{
+	return rl_spacing_margin(spacing_s) / 2;
 }
 
 /* The first request of a window reaches the server a little after its slot;
@@ -141,9 +146,16 @@ static bool retryable(struct db *db)
 	return !strcmp(state, "40001") || !strcmp(state, "40P01");
 }
 
-/* One call of jobrun.rate_take(). */
-static int take_once(struct db *db, const char *buckets, double cap, double lead, bool *granted,
-		     double *wait_s, int *limiting)
+static const char take_sql[] = "SELECT granted, wait_s, limiting"
+				" FROM jobrun.rate_take($1::jsonb, $2::float8, $3::float8)";
+static const char respace_sql[] = "SELECT granted, wait_s, limiting FROM"
+				   " jobrun.rate_respace($1::jsonb, $2::float8, $3::float8, false)";
+static const char respace_alone_sql[] = "SELECT granted, wait_s, limiting FROM"
+					 " jobrun.rate_respace($1::jsonb, $2::float8, $3::float8, true)";
+
+/* One call of jobrun.rate_take() or jobrun.rate_respace() (sql). */
+static int take_once(struct db *db, const char *sql, const char *buckets, double cap, double lead,
+		     bool *granted, double *wait_s, int *limiting)
 {
 	char cap_s[64], lead_s[64];
 	snprintf(cap_s, sizeof(cap_s), "%.6f", cap); /* may be negative: ratelimit_prepare() */
@@ -151,10 +163,7 @@ static int take_once(struct db *db, const char *buckets, double cap, double lead
 	const char *params[] = { buckets, cap_s, lead_s };
 	struct db_result *r = NULL;
 	for (int i = 0; i < TAKE_TRIES && !r; i++) {
-		r = db_query(db,
-			     "SELECT granted, wait_s, limiting"
-			     " FROM jobrun.rate_take($1::jsonb, $2::float8, $3::float8)",
-			     3, params);
+		r = db_query(db, sql, 3, params);
 		if (!r && !retryable(db))
 			break;
 	}
@@ -162,7 +171,7 @@ static int take_once(struct db *db, const char *buckets, double cap, double lead
 		return -1;
 	if (db_rows(r) != 1) {
 		db_result_free(r);
-		return error("rate limiter: jobrun.rate_take() returned no answer");
+		return error("rate limiter: the slot query returned no answer");
 	}
 	*granted = db_bool(r, 0, 0);
 	*wait_s = db_double(r, 0, 1, 0);
@@ -171,8 +180,8 @@ static int take_once(struct db *db, const char *buckets, double cap, double lead
 	return 0;
 }
 
-int ratelimit_take_ex(struct db *db, const struct rl_bucket *b, int n, double max_wait_s,
-		      struct rl_take *out)
+static int take_with(struct db *db, const char *sql, const struct rl_bucket *b, int n,
+		     double max_wait_s, struct rl_take *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->limiting = -1;
@@ -186,7 +195,7 @@ int ratelimit_take_ex(struct db *db, const struct rl_bucket *b, int n, double ma
 	bool granted = false;
 	double wait_s = 0;
 	double t0 = clock_mono();
-	int ret = take_once(db, buckets, rl_wait_cap(max_wait_s, deadline_remaining()),
+	int ret = take_once(db, sql, buckets, rl_wait_cap(max_wait_s, deadline_remaining()),
 			    rl_slot_lead(b, n), &granted, &wait_s, &out->limiting);
 	double t1 = clock_mono();
 	free(buckets);
@@ -195,13 +204,32 @@ int ratelimit_take_ex(struct db *db, const struct rl_bucket *b, int n, double ma
 	if (out->limiting >= n)
 		out->limiting = -1;
 	out->outcome = rl_settle(granted, wait_s);
+	/* The database measured wait_s at its last moment, so the slot is
+	 * t1 + wait_s on our clock, less the trip back (left to the margin). A
+	 * slot already past (wait_s <= 0) was spaced from the database's clock
+	 * when it answered: lateness counts from t1 then. */
+	double late = clock_mono() - t1 - (wait_s > 0 ? wait_s : 0);
 	log_debug("rate take", LF_F("rtt_ms", (t1 - t0) * 1000), LF_F("wait_ms", wait_s * 1000),
-		  LF_F("late_ms", (clock_mono() - t1 - (wait_s > 0 ? wait_s : 0)) * 1000));
-	if (granted)
+		  LF_F("late_ms", late * 1000));
+	if (granted) {
 		out->waited_s = wait_s > 0 ? wait_s : 0;
-	else
+		out->late_s = late > 0 ? late : 0;
+	} else {
 		out->retry_in_s = wait_s;
+	}
 	return 0;
+}
+
+int ratelimit_take(struct db *db, const struct rl_bucket *b, int n, double max_wait_s,
+		   struct rl_take *out)
+{
+	return take_with(db, take_sql, b, n, max_wait_s, out);
+}
+
+int ratelimit_respace(struct db *db, const struct rl_bucket *b, int n, double max_wait_s,
+		      bool alone, struct rl_take *out)
+{
+	return take_with(db, alone ? respace_alone_sql : respace_sql, b, n, max_wait_s, out);
 }
 
 /* A negative cap never grants: the call only upserts and plans. */
@@ -213,21 +241,9 @@ int ratelimit_prepare(struct db *db, const struct rl_bucket *b, int n)
 	bool granted;
 	double wait_s;
 	int limiting;
-	int ret = take_once(db, buckets, -1, 0, &granted, &wait_s, &limiting);
+	int ret = take_once(db, take_sql, buckets, -1, 0, &granted, &wait_s, &limiting);
 	free(buckets);
 	return ret;
-}
-
-int ratelimit_take(struct db *db, const struct rl_bucket *b, int n, double max_wait_s,
-		   enum rl_outcome *outcome, double *retry_in_s)
-{
-	struct rl_take t;
-	if (ratelimit_take_ex(db, b, n, max_wait_s, &t))
-		return -1;
-	*outcome = t.outcome;
-	if (retry_in_s)
-		*retry_in_s = t.retry_in_s;
-	return 0;
 }
 
 static void fmt_seconds(char *out, size_t len, double s)

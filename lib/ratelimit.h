@@ -34,23 +34,28 @@ enum rl_outcome {
 	RL_STOPPED,   /* deadline or signal while waiting for the slot */
 };
 
-/* Take a slot in all n buckets. When a window reopens within max_wait_s (and
- * before the deadline) wait for it; otherwise report RL_EXHAUSTED without
- * taking anything. -1 on database error. */
-int ratelimit_take(struct db *db, const struct rl_bucket *b, int n, double max_wait_s,
-		   enum rl_outcome *outcome, double *retry_in_s);
-
 /* What one take found, for callers that explain a refusal. */
 struct rl_take {
 	enum rl_outcome outcome;
 	double retry_in_s; /* RL_EXHAUSTED: seconds until the slot would open */
 	double waited_s;   /* RL_GRANTED: how long we slept for the slot */
+	double late_s;     /* RL_GRANTED: how long after the slot we returned (the
+			    * database's trip back aside) */
 	int limiting;      /* index in b of the bucket that set the slot; -1: none */
 };
 
-/* ratelimit_take(), telling which bucket held the request back. */
-int ratelimit_take_ex(struct db *db, const struct rl_bucket *b, int n, double max_wait_s,
-		      struct rl_take *out);
+/* Take a slot in all n buckets. When a window reopens within max_wait_s (and
+ * before the deadline) wait for it; otherwise report RL_EXHAUSTED without
+ * taking anything. -1 on database error. */
+int ratelimit_take(struct db *db, const struct rl_bucket *b, int n, double max_wait_s,
+		   struct rl_take *out);
+/* A new slot for a request whose slot went unused because the send would
+ * have left too late (rl_send_allowance): spacing and blocks only, since the
+ * windows counted the request with its first slot. `alone`: this connection
+ * holds no other slot not yet sent, so when the missed slot is still the last
+ * one reserved (by this connection) the new one may be now. Same answers. */
+int ratelimit_respace(struct db *db, const struct rl_bucket *b, int n, double max_wait_s,
+		      bool alone, struct rl_take *out);
 /* Create the buckets' rows and warm this connection's plans without taking
  * anything, so that the first take is as quick as the rest (a slow first
  * answer would make its send late against another process's next slot). */
@@ -64,10 +69,19 @@ int ratelimit_tighten(struct db *db, const struct rl_bucket *b, long remaining, 
 int ratelimit_remaining(struct db *db, const struct rl_bucket *b, long *remaining, double *reset_in_s);
 
 /* Pure helpers (unit-tested). */
-/* Added to the spacing of every reservation: absorbs the jitter between the
- * database reserving a slot and the request reaching the server (0.2 % of the
- * spacing + 0.5 ms; 0 without spacing). */
+/* Added to the spacing of every reservation: the safety margin. A provider
+ * judges gaps where requests arrive, after network and scheduling jitter,
+ * and one violation can block a key for an hour, so this trades a few
+ * percent of throughput for it (2.5 % of the spacing + 1.5 ms; 0 without
+ * spacing). It is the room sends have to be late (rl_send_allowance), so
+ * that no two sends leave less than the spacing apart by our own clock; the
+ * provider's end then sees gaps shortened only by the way there. */
 double rl_spacing_margin(double spacing_s);
+/* How late after its slot each of the two steps may make a send: the grant
+ * (database answer, sleep) and the hand-over to libcurl (connect, a
+ * descheduled process): half the margin each. A send that would be later
+ * takes a new slot (ratelimit_respace) instead of leaving. */
+double rl_send_allowance(double spacing_s);
 /* Added to the end of a window, for the same jitter on its first request. */
 double rl_window_margin(double period_s);
 /* The soonest a slot may be, so the client sleeps through the database's

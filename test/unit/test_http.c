@@ -13,8 +13,10 @@
 #include <cmocka.h>
 #include <ctype.h>
 
+#include "clock.h"
 #include "deadline.h"
 #include "http.h"
+#include "http_internal.h"
 #include "log.h"
 #include "redact.h"
 #include "xalloc.h"
@@ -516,6 +518,130 @@ static void test_send_stopped_past_deadline(void **state)
 	http_client_free(c);
 }
 
+/* ------------------------------------- the deadline, on an injected clock */
+
+static double fake_now;
+
+static double fake_mono(void *ctx)
+{
+	(void)ctx;
+	return fake_now;
+}
+
+static double fake_wall(void *ctx)
+{
+	(void)ctx;
+	return 1.7e9 + fake_now;
+}
+
+static void fake_sleep(void *ctx, double seconds)
+{
+	(void)ctx;
+	if (seconds > 0)
+		fake_now += seconds;
+}
+
+static const struct clock_source fake_clock = { fake_mono, fake_wall, fake_sleep, NULL };
+
+static int setup_fake_clock(void **state)
+{
+	(void)state;
+	fake_now = 100;
+	clock_override(&fake_clock);
+	deadline_reset();
+	return 0;
+}
+
+static int teardown_fake_clock(void **state)
+{
+	(void)state;
+	deadline_reset();
+	clock_override(NULL);
+	return 0;
+}
+
+/* One attempt set up now, ended by `rc` after `later` seconds; `sent` says
+ * whether the request had gone out (libcurl's pre-request callback ran). */
+static enum xfer_step attempt_ending(struct http_client *c, struct http_response *resp, double later,
+				     bool sent, CURLcode rc, double *wait)
+{
+	static const struct http_request req = { .url = "http://127.0.0.1:1/x" };
+	struct xfer x;
+	xfer_init(&x, c, &req, resp);
+	CURL *easy = http_easy_new();
+	assert_int_equal(xfer_begin(&x, easy), 0);
+	fake_now += later;
+	x.sends = sent;
+	enum xfer_step step = xfer_end(&x, easy, rc, wait);
+	xfer_release(&x);
+	curl_easy_cleanup(easy);
+	return step;
+}
+
+static struct http_client *deadline_client(void)
+{
+	struct http_config cfg = { .connect_timeout_s = 10, .timeout_s = 60, .max_attempts = 5,
+				   .backoff_base_s = 1, .backoff_cap_s = 1 };
+	return http_client_new(&cfg, NULL);
+}
+
+/* The attempt's timeout was clipped to the deadline; curl fired it 0.5 ms
+ * before the deadline by jobrun's clock. That is the deadline (stopped), not
+ * a failed attempt (gave up), and every later question agrees. */
+static void test_clipped_timeout_before_deadline_is_stopped(void **state)
+{
+	(void)state;
+	for (int sent = 0; sent <= 1; sent++) {
+		struct http_client *c = deadline_client();
+		deadline_start(2);
+		struct http_response resp;
+		double wait = -1;
+		assert_int_equal(attempt_ending(c, &resp, 1.9995, sent, CURLE_OPERATION_TIMEDOUT, &wait),
+				 XFER_FINAL);
+		assert_int_equal(resp.outcome, HTTP_STOPPED);
+		assert_int_equal(resp.attempts, 1);
+		assert_true(strncmp(resp.error, "GET /x: stopped (deadline) after 1 attempt: timed out", 53) == 0);
+		assert_int_equal(deadline_reason(), STOP_DEADLINE);
+		assert_true(deadline_remaining() == 0);
+		http_response_release(&resp);
+		http_client_free(c);
+		deadline_reset();
+	}
+}
+
+/* By cause, not by clock: a timeout that was not the deadline's (a 10 s
+ * connect timeout with 30 s left) is an ordinary failed attempt, retried. */
+static void test_unclipped_timeout_is_retried(void **state)
+{
+	(void)state;
+	struct http_client *c = deadline_client();
+	deadline_start(30);
+	struct http_response resp;
+	double wait = -1;
+	assert_int_equal(attempt_ending(c, &resp, 10, false, CURLE_OPERATION_TIMEDOUT, &wait), XFER_WAIT);
+	assert_true(wait >= 0 && wait <= 1);
+	assert_int_equal(deadline_reason(), STOP_NONE);
+	http_response_release(&resp);
+	http_client_free(c);
+}
+
+/* No time left when planning a retry is the deadline too, never gave up:
+ * a retryable answer (no status from this offline handle: retry class)
+ * arriving just as the deadline comes. */
+static void test_no_time_left_for_a_retry_is_stopped(void **state)
+{
+	(void)state;
+	struct http_client *c = deadline_client();
+	deadline_start(30);
+	struct http_response resp;
+	double wait = -1;
+	assert_int_equal(attempt_ending(c, &resp, 30, true, CURLE_OK, &wait), XFER_FINAL);
+	assert_int_equal(resp.outcome, HTTP_STOPPED);
+	assert_string_equal(resp.error, "GET /x: stopped (deadline) after 1 attempt: HTTP 0");
+	http_response_release(&resp);
+	http_client_free(c);
+}
+
 static void test_config_from_env(void **state)
 {
 	(void)state;
@@ -579,6 +705,12 @@ int main(void)
 		cmocka_unit_test(test_send_all_refused),
 		cmocka_unit_test(test_send_stopped_past_deadline),
 		cmocka_unit_test(test_config_from_env),
+		cmocka_unit_test_setup_teardown(test_clipped_timeout_before_deadline_is_stopped,
+						setup_fake_clock, teardown_fake_clock),
+		cmocka_unit_test_setup_teardown(test_unclipped_timeout_is_retried, setup_fake_clock,
+						teardown_fake_clock),
+		cmocka_unit_test_setup_teardown(test_no_time_left_for_a_retry_is_stopped,
+						setup_fake_clock, teardown_fake_clock),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

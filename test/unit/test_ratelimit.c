@@ -69,20 +69,22 @@ static int teardown_clock(void **state)
 
 /* ---------------------------------------------------------------- margins */
 
-static void test_spacing_margin_is_small_and_bounded(void **state)
+static void test_spacing_margin_is_a_safety_margin(void **state)
 {
 	(void)state;
 	assert_true(rl_spacing_margin(0) == 0);
 	assert_true(rl_spacing_margin(-1) == 0);
-	static const double spacings[] = { 0.001, 0.01, 0.05, 1, 60 };
+	assert_true(rl_send_allowance(0) == 0);
+	static const double spacings[] = { 0.001, 0.01, 0.05, 0.1, 1, 60 };
 	for (size_t i = 0; i < sizeof(spacings) / sizeof(spacings[0]); i++) {
-		double s = spacings[i], m = rl_spacing_margin(s);
-		assert_true(m > 0);
-		/* The documented bound: at most 1 % of the spacing + 1 ms. */
-		assert_true(m <= s * 0.01 + 0.001);
+		double s = spacings[i], m = rl_spacing_margin(s), a = rl_send_allowance(s);
+		/* The documented size: 2.5 % of the spacing + 1.5 ms. */
+		assert_true(m > s * 0.025 + 0.0015 - 1e-12 && m < s * 0.025 + 0.0015 + 1e-12);
+		/* Two steps of lateness never eat more than the margin. */
+		assert_true(a > 0 && 2 * a <= m + 1e-12);
 	}
-	/* At 50 ms spacing the margin costs under 2 % of throughput. */
-	assert_true(rl_spacing_margin(0.05) / 0.05 < 0.02);
+	/* At 100 ms spacing a single process still keeps 95 % of the pace. */
+	assert_true(0.1 / (0.1 + rl_spacing_margin(0.1)) > 0.96);
 }
 
 static void test_window_margin(void **state)
@@ -166,7 +168,9 @@ static void test_take_stopped_before_asking(void **state)
 	struct rl_take t;
 	deadline_start(1.0);
 	fc.now += 2; /* past the deadline: no database needed to say so */
-	assert_int_equal(ratelimit_take_ex(NULL, &b, 1, 10, &t), 0);
+	assert_int_equal(ratelimit_take(NULL, &b, 1, 10, &t), 0);
+	assert_int_equal(t.outcome, RL_STOPPED);
+	assert_int_equal(ratelimit_respace(NULL, &b, 1, 10, true, &t), 0);
 	assert_int_equal(t.outcome, RL_STOPPED);
 	assert_int_equal(t.limiting, -1);
 }
@@ -270,6 +274,8 @@ static void test_unlimited_request_passes_without_database(void **state)
 	struct http_request req = { .url = "http://127.0.0.1/", .bucket = "none" };
 	char reason[64] = "";
 	assert_int_equal(h.before_attempt(h.ctx, &req, reason, sizeof(reason)), 0);
+	struct http_send late = { .granted_at = -1, .max_wait_s = 10 };
+	assert_int_equal(h.before_send(h.ctx, &req, &late, reason, sizeof(reason)), 0);
 	h.on_rate_limited(h.ctx, &req, 5); /* nothing to block */
 	assert_int_equal(l.granted, 0);
 	assert_int_equal(l.blocks, 0);
@@ -279,7 +285,7 @@ static void test_unlimited_request_passes_without_database(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_spacing_margin_is_small_and_bounded),
+		cmocka_unit_test(test_spacing_margin_is_a_safety_margin),
 		cmocka_unit_test(test_window_margin),
 		cmocka_unit_test(test_slot_lead),
 		cmocka_unit_test(test_wait_cap),
