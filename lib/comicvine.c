@@ -124,24 +124,25 @@ long long comicvine_total_requests(const struct comicvine *cv)
 	return n;
 }
 
-static int cv_before_attempt(void *ctx, const struct http_request *req, char *reason, size_t len)
+static int cv_before_attempt(void *ctx, const struct http_request *req, struct http_grant *g)
 {
 	struct comicvine *cv = ctx;
 	if (comicvine_total_requests(cv) >= cv->max_requests) {
-		cv->limit_reached = true;
-		snprintf(reason, len, "request limit reached (--limit %lld)", cv->max_requests);
+		g->refusal = HTTP_REFUSED_LIMIT;
+		snprintf(g->reason, sizeof(g->reason), "request limit reached (--limit %lld)",
+			 cv->max_requests);
 		return -1;
 	}
-	return limiter_before_attempt(cv->limiter, req, reason, len) ? -1 : 0;
+	return limiter_before_attempt(cv->limiter, req, g) ? -1 : 0;
 }
 
 /* Counted when the request really leaves: libcurl's re-sends count too. */
 static int cv_before_send(void *ctx, const struct http_request *req, const struct http_send *send,
-			  char *reason, size_t len)
+			  struct http_grant *g)
 {
 	struct comicvine *cv = ctx;
 	int p = path_of(req->bucket);
-	if (limiter_before_send(cv->limiter, req, send, reason, len))
+	if (limiter_before_send(cv->limiter, req, send, g))
 		return -1;
 	if (p >= 0)
 		cv->requests[p]++;
@@ -160,30 +161,30 @@ static bool looks_like_html(const struct http_response *resp)
 
 /* ComicVine says "slow down" in several ways; all of them stop the path. */
 static enum http_class cv_classify(void *ctx, const struct http_request *req,
-				   const struct http_response *resp, enum http_class dflt)
+				   struct http_response *resp, enum http_class dflt)
 {
-	struct comicvine *cv = ctx;
+	(void)ctx;
 	(void)req;
-	cv->last_signal = CV_SIG_NONE;
 	/* The envelope's own status_code: a substring would also match 1000,
 	 * or a record's field of that name. */
 	long code = cv_envelope_status(resp->body, resp->body_len);
 	if (code == 100) {
-		cv->last_signal = CV_SIG_BAD_KEY;
+		resp->signal = CV_SIG_BAD_KEY;
 		return HTTP_CLASS_FATAL;
 	}
 	if (resp->status == 420 || resp->status == 429 || code == 107) {
-		cv->last_signal = CV_SIG_RATE_LIMITED;
+		resp->signal = CV_SIG_RATE_LIMITED;
 		return HTTP_CLASS_RATE_LIMITED;
 	}
 	if (resp->status == 403 || looks_like_html(resp)) {
-		cv->last_signal = CV_SIG_BLOCKED;
+		resp->signal = CV_SIG_BLOCKED;
 		return HTTP_CLASS_RATE_LIMITED;
 	}
 	return dflt;
 }
 
-static void cv_on_rate_limited(void *ctx, const struct http_request *req, double seconds)
+static void cv_on_rate_limited(void *ctx, const struct http_request *req,
+			       const struct http_response *resp, double seconds)
 {
 	struct comicvine *cv = ctx;
 	int p = path_of(req->bucket);
@@ -191,15 +192,18 @@ static void cv_on_rate_limited(void *ctx, const struct http_request *req, double
 		return;
 	struct http_request path_only = *req;
 	path_only.bucket = path_only_names[p];
-	log_warn(cv->last_signal == CV_SIG_BLOCKED ? "ComicVine blocked a request"
+	log_warn(resp->signal == CV_SIG_BLOCKED ? "ComicVine blocked a request"
 						   : "ComicVine rate limited a request",
 		 LF_S("path", path_names[p]), LF_F("retry_after_s", seconds));
-	limiter_on_rate_limited(cv->limiter, &path_only, seconds);
+	limiter_on_rate_limited(cv->limiter, &path_only, resp, seconds);
 }
 
 struct http_hooks comicvine_hooks(struct comicvine *cv, struct limiter *limiter)
 {
 	cv->limiter = limiter;
+	/* ComicVine's policy: a 420 without Retry-After means the hour is spent. */
+	if (limiter)
+		limiter->unknown_wait_is_window = true;
 	struct http_hooks h = { 0 };
 	h.before_attempt = cv_before_attempt;
 	h.before_send = cv_before_send;
@@ -231,9 +235,10 @@ static enum cv_result refused(struct comicvine *cv, enum cv_path p, const struct
 			      char *err, size_t errlen)
 {
 	snprintf(err, errlen, "%s", r->error);
-	if (r->outcome == HTTP_STOPPED || (cv->limiter && cv->limiter->stopped))
+	if (r->outcome == HTTP_STOPPED || r->refusal == HTTP_REFUSED_STOPPED)
 		return CV_STOPPED;
-	if (cv->limit_reached) {
+	if (r->refusal == HTTP_REFUSED_LIMIT) {
+		cv->limit_reached = true;
 		for (int i = 0; i < CV_NPATHS; i++)
 			cv->path_stopped[i] = true;
 		/* An attempt went out and its retry was refused: the request
@@ -250,7 +255,8 @@ static enum cv_result interpret(struct comicvine *cv, enum cv_path p, const stru
 	size_t len;
 	int replaced;
 	long code;
-	if (r->class == HTTP_CLASS_FATAL || cv->last_signal == CV_SIG_BAD_KEY) {
+	(void)cv;
+	if (r->class == HTTP_CLASS_FATAL || r->signal == CV_SIG_BAD_KEY) {
 		snprintf(err, errlen, "ComicVine rejected the API key (status 100): check COMICVINE_API_KEY");
 		return CV_BAD_KEY;
 	}

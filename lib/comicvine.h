@@ -45,7 +45,7 @@ struct comicvine_config {
 int comicvine_config_from_env(struct comicvine_config *cfg, bool need_key);
 void comicvine_config_release(struct comicvine_config *cfg);
 
-/* What the last answer said about the provider's state. */
+/* What an answer said about the provider's state (http_response.signal). */
 enum cv_signal { CV_SIG_NONE, CV_SIG_RATE_LIMITED, CV_SIG_BLOCKED, CV_SIG_BAD_KEY };
 
 struct comicvine {
@@ -56,8 +56,7 @@ struct comicvine {
 	long long max_requests;                 /* --limit: attempts allowed this run */
 	long long requests[CV_NPATHS];          /* attempts sent, per path */
 	bool path_stopped[CV_NPATHS];           /* refused: blocked, exhausted or limit */
-	enum cv_signal last_signal;
-	bool limit_reached;
+	bool limit_reached;                     /* a request was refused by --limit */
 };
 
 /* Takes ownership of cfg's contents. */

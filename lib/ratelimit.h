@@ -42,6 +42,7 @@ struct rl_take {
 	double late_s;     /* RL_GRANTED: how long after the slot we returned (the
 			    * database's trip back aside) */
 	int limiting;      /* index in b of the bucket that set the slot; -1: none */
+	double slot_at;    /* ratelimit_reserve, RL_GRANTED: clock_mono() of the slot */
 };
 
 /* Take a slot in all n buckets. When a window reopens within max_wait_s (and
@@ -49,6 +50,10 @@ struct rl_take {
  * taking anything. -1 on database error. */
 int ratelimit_take(struct db *db, const struct rl_bucket *b, int n, double max_wait_s,
 		   struct rl_take *out);
+/* As ratelimit_take, without the sleep: the slot is reserved and out->slot_at
+ * says when (waited_s is how far ahead it was). Whoever sends waits for it. */
+int ratelimit_reserve(struct db *db, const struct rl_bucket *b, int n, double max_wait_s,
+		      struct rl_take *out);
 /* A new slot for a request whose slot went unused because the send would
  * have left too late (rl_send_allowance): spacing and blocks only, since the
  * windows counted the request with its first slot. `alone`: this connection
