@@ -246,5 +246,9 @@ enum http_class http_default_class(long status);
  * frees; NULL when base is not a URL. */
 char *http_url_build(const char *base, const char *const *segments, const char *const *params,
 		     const char *encoded_query);
+/* Whether url has base's scheme, host and port (default ports filled in):
+ * a link a server hands out is followed only there. false when either is
+ * not a URL. */
+bool http_same_origin(const char *url, const char *base);
 
 #endif
