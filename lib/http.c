@@ -575,7 +575,13 @@ static enum xfer_step refused(struct xfer *x)
 		return XFER_FINAL;
 	}
 	x->resp->outcome = HTTP_DENIED;
-	set_error(x, "not sent: %s", x->refusal[0] ? x->refusal : "refused before the attempt");
+	const char *why = x->refusal[0] ? x->refusal : "refused before the attempt";
+	/* A refused retry: what the last attempt got is the news. */
+	if (x->resp->attempts)
+		set_error(x, "%s after %d attempt%s; the retry was not sent: %s", x->last,
+			  x->resp->attempts, plural(x->resp->attempts), why);
+	else
+		set_error(x, "not sent: %s", why);
 	return XFER_FINAL;
 }
 
