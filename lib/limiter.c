@@ -120,7 +120,6 @@ static int take_slot(struct limiter *l, const struct rl_bucket *b, int n, bool r
 		}
 		if (t.outcome == RL_EXHAUSTED)
 			return refuse_exhausted(l, b, &t, reason, reason_len);
-		double settled = clock_mono();
 		if (t.outcome == RL_STOPPED || keep_own_spacing(l, spacing)) {
 			l->stopped = true;
 			refuse(l, reason, reason_len, deadline_reason_name(deadline_reason()));
@@ -129,7 +128,8 @@ static int take_slot(struct limiter *l, const struct rl_bucket *b, int n, bool r
 		l->waited_s += t.waited_s;
 		l->granted++;
 		l->unsent++;
-		double late = t.late_s + (clock_mono() - settled);
+		l->slot_mono = t.slot_mono;
+		double late = clock_mono() - t.slot_mono;
 		if (spacing <= 0 || late <= allowance) {
 			log_debug("rate slot granted", LF_F("waited_s", t.waited_s),
 				  LF_F("late_ms", late * 1000));
@@ -161,10 +161,13 @@ int limiter_before_attempt(void *ctx, const struct http_request *req, char *reas
 }
 
 /* The slot was taken before libcurl connected. A send still within the
- * allowance of its grant uses it; a later one (a slow connect), or one with
- * no grant of its own (libcurl re-sending on a new connection after a reused
- * one turned out dead) takes a new slot here, on the connection that is now
- * ready, so it leaves on time. Either way the stamp is the real send. */
+ * allowance of that slot uses it; a later one (a slow connect, a descheduled
+ * process), or one with no slot of its own (libcurl re-sending on a new
+ * connection after a reused one turned out dead) takes a new slot here, on
+ * the connection that is now ready, so it leaves on time. The slot of this
+ * send is the last one granted when it is the only one not yet sent; with
+ * several outstanding (http_send_all) it is not known which is whose, and
+ * the send takes a new one. Either way the stamp is the real send. */
 int limiter_before_send(void *ctx, const struct http_request *req, const struct http_send *send,
 			char *reason, size_t reason_len)
 {
@@ -174,19 +177,21 @@ int limiter_before_send(void *ctx, const struct http_request *req, const struct 
 	if (n <= 0)
 		return 0;
 	double spacing = largest_spacing(b, n);
-	double age = send->granted_at >= 0 ? clock_mono() - send->granted_at : -1;
-	if (age >= 0 && l->unsent > 0)
+	bool granted = send->granted_at >= 0;
+	bool known = granted && l->unsent == 1;
+	double late = known ? clock_mono() - l->slot_mono : -1;
+	if (granted && l->unsent > 0)
 		l->unsent--; /* the attempt's grant: sent now, or given up for a new one */
-	if (spacing > 0 && !(age >= 0 && age <= rl_send_allowance(spacing))) {
+	if (spacing > 0 && !(known && late <= rl_send_allowance(spacing))) {
 		l->exhausted = l->stopped = false;
 		l->respaced++;
-		if (age < 0)
+		if (!granted)
 			log_info("rate slot for a send without one (a re-send)");
 		else
 			log_info("rate slot missed before sending: taking another",
-				 LF_F("late_ms", age * 1000));
+				 LF_F("late_ms", late * 1000));
 		double cap = send->max_wait_s < l->max_wait_s ? send->max_wait_s : l->max_wait_s;
-		if (take_slot(l, b, n, age >= 0, cap, reason, reason_len))
+		if (take_slot(l, b, n, granted, cap, reason, reason_len))
 			return 1;
 		l->unsent--; /* the new slot is this send's */
 	}

@@ -51,6 +51,7 @@ struct limiter {
 	long long granted;      /* slots taken (granted - sent: slots missed and taken again) */
 	long long respaced;     /* slots taken again because a send would have left late */
 	long long sent;         /* requests that went out (stamped by before_send) */
+	double slot_mono;       /* the last granted slot, on our clock (rl_take) */
 	int unsent;             /* slots granted and neither sent nor given up; an
 				 * attempt that failed before sending leaves one
 				 * here for good, which only disables the cheap
