@@ -592,8 +592,13 @@ static enum xfer_step refused(struct xfer *x)
 		return XFER_FINAL;
 	}
 	r->outcome = HTTP_DENIED;
-	set_error(x, "not sent: %s",
-		  x->grant.reason[0] ? x->grant.reason : "refused before the attempt");
+	const char *why = x->grant.reason[0] ? x->grant.reason : "refused before the attempt";
+	/* A refused retry: what the last attempt got is the news. */
+	if (r->attempts)
+		set_error(x, "%s after %d attempt%s; the retry was not sent: %s", x->last,
+			  r->attempts, plural(r->attempts), why);
+	else
+		set_error(x, "not sent: %s", why);
 	return XFER_FINAL;
 }
 
@@ -623,7 +628,7 @@ static int run_before_hook(struct xfer *x)
 	if (x->holds_grant) {
 		/* Woken for the slot reserved earlier: it is this attempt's. */
 		x->holds_grant = false;
-		x->granted_at = x->grant.send_at;
+		x->granted_at = x->grant.slot_at > 0 ? x->grant.slot_at : x->grant.send_at;
 		return 0;
 	}
 	if (!h->before_attempt) {
@@ -642,7 +647,8 @@ static int run_before_hook(struct xfer *x)
 		return 1;
 	}
 	/* Lateness counts from the slot, when there was one. */
-	x->granted_at = x->grant.send_at > 0 ? x->grant.send_at : now;
+	x->granted_at = x->grant.slot_at > 0 ? x->grant.slot_at
+					     : x->grant.send_at > 0 ? x->grant.send_at : now;
 	return 0;
 }
 

@@ -130,6 +130,8 @@ struct http_grant {
 				    * it: http_send() sleeps, the pool parks the transfer
 				    * and runs others meanwhile. A transfer holding a
 				    * grant does not ask again when it wakes. */
+	double slot_at;            /* before_attempt: the slot at its earliest on our clock
+				    * (<= send_at), which lateness is judged from; 0: send_at */
 	enum http_refusal refusal; /* when refused: why */
 	double retry_in_s;         /* HTTP_REFUSED_BUDGET: seconds until it reopens */
 	char reason[256];          /* when refused: redaction-safe words */

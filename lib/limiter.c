@@ -114,12 +114,13 @@ static int retake_slot(struct limiter *l, const struct rl_bucket *b, int n, bool
 			return refuse(g, HTTP_REFUSED_ERROR, "rate limiter unavailable (database error)");
 		if (t.outcome == RL_EXHAUSTED)
 			return refuse_exhausted(l, b, &t, g);
-		double settled = clock_mono();
 		if (t.outcome == RL_STOPPED || keep_own_spacing(l, spacing))
 			return refuse(g, HTTP_REFUSED_STOPPED, deadline_reason_name(deadline_reason()));
 		l->waited_s += t.waited_s;
 		l->granted++;
-		double late = t.late_s + (clock_mono() - settled);
+		/* Judged from the slot at its earliest: the database's answer
+		 * time counts as late. */
+		double late = clock_mono() - t.slot_mono;
 		if (late <= allowance) {
 			log_debug("rate slot granted", LF_F("waited_s", t.waited_s),
 				  LF_F("late_ms", late * 1000));
@@ -155,22 +156,30 @@ int limiter_before_attempt(void *ctx, const struct http_request *req, struct htt
 	if (t.outcome == RL_STOPPED)
 		return refuse(g, HTTP_REFUSED_STOPPED, deadline_reason_name(deadline_reason()));
 	double spacing = largest_spacing(b, n);
-	double at = t.slot_at;
-	if (spacing > 0 && l->last_send_mono > 0 && at < l->last_send_mono + spacing)
+	double at = t.wake_mono, slot = t.slot_mono;
+	if (spacing > 0 && l->last_send_mono > 0 && at < l->last_send_mono + spacing) {
+		/* The net under the slots: this process's own last send. */
 		at = l->last_send_mono + spacing;
+		slot = at;
+	}
 	l->waited_s += at > clock_mono() ? at - clock_mono() : 0;
 	l->granted++;
 	l->unsent++;
 	g->send_at = at;
+	g->slot_at = slot;
 	log_debug("rate slot reserved", LF_F("in_ms", (at - clock_mono()) * 1000));
 	return 0;
 }
 
-/* The slot was reserved before libcurl connected. A send within the margin
- * of it uses it; a later one (a slow connect, a late wake-up), or one with
- * no grant of its own (libcurl re-sending on a new connection after a reused
- * one turned out dead) takes a new slot here, on the connection that is now
- * ready, so it leaves on time. Either way the stamp is the real send. */
+/* The slot was reserved before libcurl connected. A send within the
+ * allowance of it (judged from the slot at its earliest, which this
+ * transfer carries in send->granted_at) uses it; a later one (a slow
+ * connect, a late wake-up, a slow database answer), or one with no grant of
+ * its own (libcurl re-sending on a new connection after a reused one turned
+ * out dead) takes a new slot here, on the connection that is now ready, so
+ * it leaves on time. Each transfer knows its own slot, so several
+ * outstanding (a pool) need no guessing. Either way the stamp is the real
+ * send. */
 int limiter_before_send(void *ctx, const struct http_request *req, const struct http_send *send,
 			struct http_grant *g)
 {
@@ -180,20 +189,19 @@ int limiter_before_send(void *ctx, const struct http_request *req, const struct 
 	if (n <= 0)
 		return 0;
 	double spacing = largest_spacing(b, n);
-	double age = send->granted_at >= 0 ? clock_mono() - send->granted_at : -1;
-	if (age >= 0 && l->unsent > 0)
+	bool granted = send->granted_at >= 0;
+	double late = granted ? clock_mono() - send->granted_at : -1;
+	if (granted && l->unsent > 0)
 		l->unsent--; /* the attempt's grant: sent now, or given up for a new one */
-	/* Slots are a spacing and a margin apart: a send within the margin
-	 * after its slot keeps the spacing to whoever holds the next one. */
-	if (spacing > 0 && !(age >= 0 && age <= rl_spacing_margin(spacing))) {
+	if (spacing > 0 && !(granted && late <= rl_send_allowance(spacing))) {
 		l->respaced++;
-		if (age < 0)
+		if (!granted)
 			log_info("rate slot for a send without one (a re-send)");
 		else
 			log_info("rate slot missed before sending: taking another",
-				 LF_F("late_ms", age * 1000));
+				 LF_F("late_ms", late * 1000));
 		double cap = send->max_wait_s < l->max_wait_s ? send->max_wait_s : l->max_wait_s;
-		if (retake_slot(l, b, n, age >= 0, cap, g))
+		if (retake_slot(l, b, n, granted, cap, g))
 			return 1;
 	}
 	l->last_send_mono = clock_mono();

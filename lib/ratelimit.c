@@ -33,7 +33,7 @@ double rl_spacing_margin(double spacing_s)
 
 double rl_send_allowance(double spacing_s)
 {
-	return rl_spacing_margin(spacing_s) / 2;
+	return rl_spacing_margin(spacing_s);
 }
 
 /* The first request of a window reaches the server a little after its slot;
@@ -195,8 +195,11 @@ static int take_with(struct db *db, const char *sql, const struct rl_bucket *b, 
 	bool granted = false;
 	double wait_s = 0;
 	double t0 = clock_mono();
-	int ret = take_once(db, sql, buckets, rl_wait_cap(max_wait_s, deadline_remaining()),
-			    rl_slot_lead(b, n), &granted, &wait_s, &out->limiting);
+	/* A new slot for a missed one needs no lead: lateness is judged from
+	 * before the question (slot_mono), so the lead would only cost time. */
+	double lead = sql == take_sql ? rl_slot_lead(b, n) : 0;
+	int ret = take_once(db, sql, buckets, rl_wait_cap(max_wait_s, deadline_remaining()), lead,
+			    &granted, &wait_s, &out->limiting);
 	double t1 = clock_mono();
 	free(buckets);
 	if (ret)
@@ -208,7 +211,10 @@ static int take_with(struct db *db, const char *sql, const struct rl_bucket *b, 
 		 * t1 + wait_s on our clock, less the trip back (the margin's). */
 		out->outcome = granted ? RL_GRANTED : RL_EXHAUSTED;
 		if (granted) {
-			out->slot_at = t1 + (wait_s > 0 ? wait_s : 0);
+			/* As below: the slot is at least t0 + wait_s; sent at
+			 * t1 + wait_s, never early. */
+			out->slot_mono = t0 + (wait_s > 0 ? wait_s : 0);
+			out->wake_mono = t1 + (wait_s > 0 ? wait_s : 0);
 			out->waited_s = wait_s > 0 ? wait_s : 0;
 		} else {
 			out->retry_in_s = wait_s;
@@ -217,16 +223,17 @@ static int take_with(struct db *db, const char *sql, const struct rl_bucket *b, 
 		return 0;
 	}
 	out->outcome = rl_settle(granted, wait_s);
-	/* The database measured wait_s at its last moment, so the slot is
-	 * t1 + wait_s on our clock, less the trip back (left to the margin). A
-	 * slot already past (wait_s <= 0) was spaced from the database's clock
-	 * when it answered: lateness counts from t1 then. */
-	double late = clock_mono() - t1 - (wait_s > 0 ? wait_s : 0);
+	/* The database measured wait_s at its last moment, somewhere between
+	 * t0 and t1 on our clock: the slot is at least t0 + wait_s. We sleep to
+	 * t1 + wait_s, never early, and judge lateness from the earliest. A slot
+	 * already past (wait_s <= 0) was spaced from the database's clock when it
+	 * answered, at least t0. */
+	double slot = t0 + (wait_s > 0 ? wait_s : 0);
 	log_debug("rate take", LF_F("rtt_ms", (t1 - t0) * 1000), LF_F("wait_ms", wait_s * 1000),
-		  LF_F("late_ms", late * 1000));
+		  LF_F("late_ms", (clock_mono() - slot) * 1000));
 	if (granted) {
 		out->waited_s = wait_s > 0 ? wait_s : 0;
-		out->late_s = late > 0 ? late : 0;
+		out->slot_mono = slot;
 	} else {
 		out->retry_in_s = wait_s;
 	}

@@ -39,10 +39,12 @@ struct rl_take {
 	enum rl_outcome outcome;
 	double retry_in_s; /* RL_EXHAUSTED: seconds until the slot would open */
 	double waited_s;   /* RL_GRANTED: how long we slept for the slot */
-	double late_s;     /* RL_GRANTED: how long after the slot we returned (the
-			    * database's trip back aside) */
+	double slot_mono;  /* RL_GRANTED: the slot on our monotonic clock, at its
+			    * earliest: the database's answer may have taken a while to
+			    * arrive, so lateness measured from here counts that too */
 	int limiting;      /* index in b of the bucket that set the slot; -1: none */
-	double slot_at;    /* ratelimit_reserve, RL_GRANTED: clock_mono() of the slot */
+	double wake_mono;  /* ratelimit_reserve, RL_GRANTED: when to send, never early
+			    * (the slot from the answer's arrival); >= slot_mono */
 };
 
 /* Take a slot in all n buckets. When a window reopens within max_wait_s (and
@@ -50,8 +52,9 @@ struct rl_take {
  * taking anything. -1 on database error. */
 int ratelimit_take(struct db *db, const struct rl_bucket *b, int n, double max_wait_s,
 		   struct rl_take *out);
-/* As ratelimit_take, without the sleep: the slot is reserved and out->slot_at
- * says when (waited_s is how far ahead it was). Whoever sends waits for it. */
+/* As ratelimit_take, without the sleep: the slot is reserved, out->wake_mono
+ * says when to send and out->slot_mono is the slot at its earliest, which
+ * lateness is judged from. Whoever sends waits for it. */
 int ratelimit_reserve(struct db *db, const struct rl_bucket *b, int n, double max_wait_s,
 		      struct rl_take *out);
 /* A new slot for a request whose slot went unused because the send would
@@ -78,14 +81,15 @@ int ratelimit_remaining(struct db *db, const struct rl_bucket *b, long *remainin
  * judges gaps where requests arrive, after network and scheduling jitter,
  * and one violation can block a key for an hour, so this trades a few
  * percent of throughput for it (2.5 % of the spacing + 1.5 ms; 0 without
- * spacing). It is the room sends have to be late (rl_send_allowance), so
- * that no two sends leave less than the spacing apart by our own clock; the
- * provider's end then sees gaps shortened only by the way there. */
+ * spacing). It is the room a send has to leave late (rl_send_allowance),
+ * so that by our clock no two sends leave less than the spacing apart even
+ * when lateness is judged at its most pessimistic; real sends are late by far
+ * less, and what is left over absorbs the way to the provider. */
 double rl_spacing_margin(double spacing_s);
-/* How late after its slot each of the two steps may make a send: the grant
- * (database answer, sleep) and the hand-over to libcurl (connect, a
- * descheduled process): half the margin each. A send that would be later
- * takes a new slot (ratelimit_respace) instead of leaving. */
+/* How late after its slot (rl_take.slot_mono, so the database's answer time
+ * counts as late) a send may leave: the margin. A send that would be later (a
+ * slow answer, a slow connect, a descheduled process) takes a new slot
+ * (ratelimit_respace) instead. */
 double rl_send_allowance(double spacing_s);
 /* Added to the end of a window, for the same jitter on its first request. */
 double rl_window_margin(double period_s);

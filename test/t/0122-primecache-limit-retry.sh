@@ -15,7 +15,7 @@ is "$RC $(jf 'd["status"], d["summary"]["failed_requests"], d["api_requests"]')"
 	"--limit 1, HTTP 500: the retry is cut off; exit 3, partial, one failed request, one sent"
 is "$(sql "SELECT status, api_requests FROM jobrun.runs ORDER BY id DESC LIMIT 1")|$(sql "SELECT count(*) FROM comicvine.volumes")" \
 	"partial|1|0" "the run record says partial; no volume blamed"
-like "$(sql "SELECT error FROM jobrun.runs ORDER BY id DESC LIMIT 1")" '^request failed: .*HTTP 500' \
+like "$(sql "SELECT error FROM jobrun.runs ORDER BY id DESC LIMIT 1")" '^request failed: GET /volumes/: HTTP 500 after 1 attempt; the retry was not sent: request limit reached \(--limit 1\)$' \
 	"the partial run records why: its first failed request"
 
 fake_post "$CV_URL/_control/fault" '{"kind": "status", "status": 503, "match": "/api/volumes/"}' >/dev/null
