@@ -157,11 +157,11 @@ int limiter_before_attempt(void *ctx, const struct http_request *req, struct htt
 		return refuse(g, HTTP_REFUSED_STOPPED, deadline_reason_name(deadline_reason()));
 	double spacing = largest_spacing(b, n);
 	double at = t.wake_mono, slot = t.slot_mono;
-	if (spacing > 0 && l->last_send_mono > 0 && at < l->last_send_mono + spacing) {
-		/* The net under the slots: this process's own last send. */
+	/* The net under the slots: this process's own last send. A send it
+	 * delays past the allowance is late for its slot, and before_send
+	 * takes a new one (the slot stays what the database reserved). */
+	if (spacing > 0 && l->last_send_mono > 0 && at < l->last_send_mono + spacing)
 		at = l->last_send_mono + spacing;
-		slot = at;
-	}
 	l->waited_s += at > clock_mono() ? at - clock_mono() : 0;
 	l->granted++;
 	l->unsent++;
