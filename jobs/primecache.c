@@ -103,7 +103,7 @@ static void request_failed(struct pc_run *r, const char *err)
 /* Why a path stopped: our own --limit, the server's signal, or the budget. */
 static void path_stopped(struct pc_run *r, const char *err)
 {
-	if (r->cv.limit_reached)
+	if (r->cv.prov.budget_spent)
 		stop(r, PC_STOP_LIMIT);
 	else if (r->lim.blocks > 0)
 		stop(r, PC_STOP_RATE_LIMITED);
@@ -112,31 +112,31 @@ static void path_stopped(struct pc_run *r, const char *err)
 	log_info("path stopped", LF_S("reason", err));
 }
 
-/* Handle a result that is not CV_OK or CV_NOT_FOUND. Callers go on with
+/* Handle a result that is not PROVIDER_OK or PROVIDER_NOT_FOUND. Callers go on with
  * their loops: must_stop() and the stopped paths end them. */
-static void setback(struct pc_run *r, enum cv_result res, const char *err)
+static void setback(struct pc_run *r, enum provider_result res, const char *err)
 {
 	switch (res) {
-	case CV_BAD_KEY:
-	case CV_CONFIG:
+	case PROVIDER_BAD_CREDENTIALS:
+	case PROVIDER_CONFIG:
 		r->fatal = true;
 		config_error("%s", err);
 		break;
-	case CV_STOPPED:
+	case PROVIDER_STOPPED:
 		stop_deadline(r);
 		break;
-	case CV_STOP_PATH:
+	case PROVIDER_STOP_BUCKET:
 		path_stopped(r, err);
 		break;
-	case CV_CUT_OFF:
+	case PROVIDER_CUT_OFF:
 		request_failed(r, err);
 		path_stopped(r, err);
 		break;
-	case CV_FAILED:
+	case PROVIDER_FAILED:
 		request_failed(r, err);
 		break;
-	case CV_OK:
-	case CV_NOT_FOUND:
+	case PROVIDER_OK:
+	case PROVIDER_NOT_FOUND:
 		break;
 	}
 }
@@ -154,10 +154,10 @@ static void fetch_single(struct pc_run *r, long id)
 	struct cv_page page;
 	snprintf(resource, sizeof(resource), "4050-%ld", id);
 	char *query = xasprintf("field_list=%s", volume_fields);
-	enum cv_result res = comicvine_get(&r->cv, CV_VOLUME, resource, query, &page, err, sizeof(err));
+	enum provider_result res = comicvine_get(&r->cv, CV_VOLUME, resource, query, &page, err, sizeof(err));
 	free(query);
 	int rc = 0;
-	if (res == CV_OK) {
+	if (res == PROVIDER_OK) {
 		json_t *one = json_array();
 		long got[1];
 		size_t n = 1, unusable;
@@ -168,10 +168,10 @@ static void fetch_single(struct pc_run *r, long id)
 		if (!rc && (n != 1 || got[0] != id))
 			rc = pc_mark_failed(r, id, n == 1 ? "detail answer was for another id"
 							 : "detail answer has no valid volume record");
-	} else if (res == CV_NOT_FOUND) {
+	} else if (res == PROVIDER_NOT_FOUND) {
 		log_info("volume is gone at ComicVine", LF_I("volume", id));
 		rc = pc_mark_gone(r, id);
-	} else if (res == CV_FAILED) {
+	} else if (res == PROVIDER_FAILED) {
 		log_warn("volume failed", LF_I("volume", id), LF_S("error", err));
 		rc = pc_mark_failed(r, id, err);
 	} else {
@@ -205,9 +205,9 @@ static void fetch_volume_batch(struct pc_run *r, const long *ids, size_t n, long
 	char err[512];
 	join_ids(&q, "filter=id:", ids, n);
 	buf_addf(&q, "&field_list=%s&limit=%d", volume_fields, PC_VOLUMES_PER_REQUEST);
-	enum cv_result res = comicvine_get(&r->cv, CV_VOLUMES, NULL, buf_str(&q), &page, err, sizeof(err));
+	enum provider_result res = comicvine_get(&r->cv, CV_VOLUMES, NULL, buf_str(&q), &page, err, sizeof(err));
 	buf_release(&q);
-	if (res != CV_OK) {
+	if (res != PROVIDER_OK) {
 		setback(r, res, err);
 		return;
 	}
@@ -272,10 +272,10 @@ static bool fetch_issue_group(struct pc_run *r, const struct pc_issue_work *w, s
 		join_ids(&q, "filter=volume:", ids, k);
 		buf_addf(&q, "&field_list=%s&limit=%d&offset=%ld&sort=id:asc", issue_fields,
 			 PC_PAGE_SIZE, offset);
-		enum cv_result res =
+		enum provider_result res =
 			comicvine_get(&r->cv, CV_ISSUES, NULL, buf_str(&q), &page, err, sizeof(err));
 		buf_release(&q);
-		if (res != CV_OK) {
+		if (res != PROVIDER_OK) {
 			setback(r, res, err);
 			return false;
 		}
@@ -399,10 +399,10 @@ static int connect_client(struct pc_run *r)
 	struct db *rl_db = task_rl_db(r->t);
 	if (!rl_db)
 		return -1;
-	limiter_init(&r->lim, rl_db, comicvine_map_buckets, &r->cv, PC_MAX_SLOT_WAIT_S);
-	struct http_hooks hooks = comicvine_hooks(&r->cv, &r->lim);
-	r->cv.http = task_http(r->t, &hooks);
-	return r->cv.http ? 0 : -1;
+	limiter_init(&r->lim, rl_db, provider_map_buckets, &r->cv.prov, PC_MAX_SLOT_WAIT_S);
+	struct http_hooks hooks = provider_hooks(&r->cv.prov, &r->lim);
+	r->cv.prov.http = task_http(r->t, &hooks);
+	return r->cv.prov.http ? 0 : -1;
 }
 
 enum run_status primecache_run(struct task *t, const struct primecache_options *opt,

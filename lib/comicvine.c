@@ -1,6 +1,7 @@
 /*
- * ComicVine client: configuration, buckets, hooks and requests.
- * Parsing lives in comicvine_parse.c.
+ * ComicVine on the provider pattern: its descriptor (bucket map, classify,
+ * interpret, the "no Retry-After means the hour is spent" policy), its
+ * configuration, and thin typed helpers. Parsing lives in comicvine_parse.c.
  */
 #include "comicvine.h"
 
@@ -13,6 +14,7 @@
 #include "deadline.h"
 #include "limiter.h"
 #include "log.h"
+#include "provider.h"
 #include "redact.h"
 #include "xalloc.h"
 
@@ -83,7 +85,6 @@ void comicvine_init(struct comicvine *cv, struct comicvine_config *cfg, long lon
 	memset(cv, 0, sizeof(*cv));
 	cv->cfg = *cfg;
 	memset(cfg, 0, sizeof(*cfg));
-	cv->max_requests = max_requests;
 	for (int p = 0; p < CV_NPATHS; p++) {
 		cv->buckets[p][0] = (struct rl_bucket){ PROVIDER, path_names[p], cv->cfg.hourly_limit,
 							3600, 0 };
@@ -91,10 +92,14 @@ void comicvine_init(struct comicvine *cv, struct comicvine_config *cfg, long lon
 		cv->buckets[p][1] = (struct rl_bucket){ PROVIDER, "*", cv->cfg.daily_limit, 86400,
 							cv->cfg.min_interval_s };
 	}
+	provider_init(&cv->prov, &comicvine_desc, cv->cfg.base_url, cv->cfg.api_key, cv,
+		      max_requests);
+	cv->prov.user_agent = cv->cfg.user_agent;
 }
 
 void comicvine_release(struct comicvine *cv)
 {
+	provider_release(&cv->prov);
 	comicvine_config_release(&cv->cfg);
 }
 
@@ -106,14 +111,20 @@ static int path_of(const char *bucket)
 	return -1;
 }
 
-int comicvine_map_buckets(void *ctx, const char *bucket, const struct rl_bucket **out)
+static int cv_map(struct provider *pv, const char *bucket, const struct rl_bucket **out)
 {
-	struct comicvine *cv = ctx;
+	struct comicvine *cv = pv->client;
 	int p = path_of(bucket);
 	if (p < 0)
 		return 0;
 	*out = cv->buckets[p];
 	return strncmp(bucket, "path:", 5) ? 2 : 1;
+}
+
+int comicvine_map_buckets(void *ctx, const char *bucket, const struct rl_bucket **out)
+{
+	struct comicvine *cv = ctx;
+	return cv_map(&cv->prov, bucket, out);
 }
 
 long long comicvine_total_requests(const struct comicvine *cv)
@@ -124,28 +135,12 @@ long long comicvine_total_requests(const struct comicvine *cv)
 	return n;
 }
 
-static int cv_before_attempt(void *ctx, const struct http_request *req, char *reason, size_t len)
+static void cv_on_send(struct provider *pv, const char *bucket)
 {
-	struct comicvine *cv = ctx;
-	if (comicvine_total_requests(cv) >= cv->max_requests) {
-		cv->limit_reached = true;
-		snprintf(reason, len, "request limit reached (--limit %lld)", cv->max_requests);
-		return -1;
-	}
-	return limiter_before_attempt(cv->limiter, req, reason, len) ? -1 : 0;
-}
-
-/* Counted when the request really leaves: libcurl's re-sends count too. */
-static int cv_before_send(void *ctx, const struct http_request *req, const struct http_send *send,
-			  char *reason, size_t len)
-{
-	struct comicvine *cv = ctx;
-	int p = path_of(req->bucket);
-	if (limiter_before_send(cv->limiter, req, send, reason, len))
-		return -1;
+	struct comicvine *cv = pv->client;
+	int p = path_of(bucket);
 	if (p >= 0)
 		cv->requests[p]++;
-	return 0;
 }
 
 static bool looks_like_html(const struct http_response *resp)
@@ -158,64 +153,150 @@ static bool looks_like_html(const struct http_response *resp)
 	return *b == '<';
 }
 
-/* ComicVine says "slow down" in several ways; all of them stop the path. */
-static enum http_class cv_classify(void *ctx, const struct http_request *req,
-				   const struct http_response *resp, enum http_class dflt)
+/* ComicVine says "slow down" in several ways; all of them stop the path.
+ * The reading travels with the answer (resp->signal). */
+static enum http_class cv_classify(struct provider *pv, const struct http_request *req,
+				   struct http_response *resp, enum http_class dflt)
 {
-	struct comicvine *cv = ctx;
+	(void)pv;
 	(void)req;
-	cv->last_signal = CV_SIG_NONE;
 	/* The envelope's own status_code: a substring would also match 1000,
 	 * or a record's field of that name. */
 	long code = cv_envelope_status(resp->body, resp->body_len);
 	if (code == 100) {
-		cv->last_signal = CV_SIG_BAD_KEY;
+		resp->signal = CV_SIG_BAD_KEY;
 		return HTTP_CLASS_FATAL;
 	}
 	if (resp->status == 420 || resp->status == 429 || code == 107) {
-		cv->last_signal = CV_SIG_RATE_LIMITED;
+		resp->signal = CV_SIG_RATE_LIMITED;
 		return HTTP_CLASS_RATE_LIMITED;
 	}
 	if (resp->status == 403 || looks_like_html(resp)) {
-		cv->last_signal = CV_SIG_BLOCKED;
+		resp->signal = CV_SIG_BLOCKED;
 		return HTTP_CLASS_RATE_LIMITED;
 	}
 	return dflt;
 }
 
-static void cv_on_rate_limited(void *ctx, const struct http_request *req, double seconds)
+/* A rate-limit answer blocks the path it came from, not every path. */
+static void cv_on_rate_limited(struct provider *pv, const struct http_request *req,
+			       const struct http_response *resp, double seconds)
 {
-	struct comicvine *cv = ctx;
 	int p = path_of(req->bucket);
 	if (p < 0)
 		return;
 	struct http_request path_only = *req;
 	path_only.bucket = path_only_names[p];
-	log_warn(cv->last_signal == CV_SIG_BLOCKED ? "ComicVine blocked a request"
-						   : "ComicVine rate limited a request",
+	log_warn(resp->signal == CV_SIG_BLOCKED ? "ComicVine blocked a request"
+						: "ComicVine rate limited a request",
 		 LF_S("path", path_names[p]), LF_F("retry_after_s", seconds));
-	limiter_on_rate_limited(cv->limiter, &path_only, seconds);
+	if (pv->limiter)
+		limiter_on_rate_limited(pv->limiter, &path_only, resp, seconds);
 }
+
+static enum provider_result cv_interpret(struct provider *pv, const struct provider_call *call,
+					 const struct http_response *r, const char *text, size_t len,
+					 json_t **json, char *err, size_t errlen)
+{
+	(void)pv;
+	if (r->class == HTTP_CLASS_FATAL || r->signal == CV_SIG_BAD_KEY) {
+		snprintf(err, errlen, "ComicVine rejected the API key (status 100): check COMICVINE_API_KEY");
+		return PROVIDER_BAD_CREDENTIALS;
+	}
+	struct cv_page page;
+	long code;
+	if (cv_parse_envelope(text, len, &page, &code, err, errlen)) {
+		char detail[256];
+		snprintf(detail, sizeof(detail), "%s", err);
+		snprintf(err, errlen, "HTTP %ld: %s", r->status, detail);
+		return PROVIDER_FAILED;
+	}
+	int p = path_of(call->bucket);
+	if (code == 1 && r->status == 200) {
+		/* A malformed answer is a failed request, never "every id omitted". */
+		if (cv_check_results(&page, p == CV_VOLUMES || p == CV_ISSUES, err, errlen)) {
+			cv_page_release(&page);
+			return PROVIDER_FAILED;
+		}
+		*json = page.root;
+		return PROVIDER_OK;
+	}
+	const char *msg = json_string_value(json_object_get(page.root, "error"));
+	snprintf(err, errlen, "ComicVine status_code %ld (HTTP %ld): %s", code, r->status,
+		 msg ? msg : "no message");
+	cv_page_release(&page);
+	return code == 101 ? PROVIDER_NOT_FOUND : PROVIDER_FAILED;
+}
+
+/* ComicVine as a provider. Its facts: DESIGN.md §5. */
+const struct provider_desc comicvine_desc = {
+	.name = PROVIDER,
+	.url_var = "COMICVINE_API_URL",
+	.default_url = DEFAULT_URL,
+	.secret_var = "COMICVINE_API_KEY",
+	.auth = PROVIDER_AUTH_QUERY,
+	.auth_name = "api_key",
+	/* No rate headers: it speaks in 420s and body status codes. */
+	.unknown_wait_is_window = true, /* a 420 without Retry-After: the hour is spent */
+	.default_budget = 180,
+	.map = cv_map,
+	.classify = cv_classify,
+	.interpret = cv_interpret,
+	.on_send = cv_on_send,
+	.on_rate_limited = cv_on_rate_limited,
+};
 
 struct http_hooks comicvine_hooks(struct comicvine *cv, struct limiter *limiter)
 {
-	cv->limiter = limiter;
-	struct http_hooks h = { 0 };
-	h.before_attempt = cv_before_attempt;
-	h.before_send = cv_before_send;
-	h.classify = cv_classify;
-	h.on_rate_limited = cv_on_rate_limited;
-	h.ctx = cv;
-	return h;
+	return provider_hooks(&cv->prov, limiter);
 }
 
-/* <base>/<path>/[<resource>/]?api_key=…&format=json&<query>; query is
- * already encoded. libcurl encodes the rest. */
-static char *build_url(const struct comicvine *cv, enum cv_path p, const char *resource,
-		       const char *query)
+enum provider_result comicvine_get(struct comicvine *cv, enum cv_path p, const char *resource,
+				   const char *query, struct cv_page *page, char *err, size_t errlen)
 {
+	memset(page, 0, sizeof(*page));
+	if (cv->path_stopped[p]) {
+		snprintf(err, errlen, "%s is stopped for this run", path_names[p]);
+		return PROVIDER_STOP_BUCKET;
+	}
 	const char *segments[] = { path_segments[p], resource ? resource : "", resource ? "" : NULL,
 				   NULL };
+	const char *params[] = { "format", "json", NULL };
+	char label[64];
+	snprintf(label, sizeof(label), "GET %s", path_names[p]);
+	struct provider_call call = { .segments = segments, .params = params, .query = query,
+				      .bucket = path_names[p], .label = label };
+	struct provider_reply r;
+	enum provider_result res = provider_request(&cv->prov, &call, &r);
+	snprintf(err, errlen, "%s", r.error);
+	if (res == PROVIDER_OK) {
+		page->root = r.json;
+		r.json = NULL;
+		json_t *total = json_object_get(page->root, "number_of_total_results");
+		page->results = json_object_get(page->root, "results");
+		page->total = json_is_integer(total) ? (long)json_integer_value(total) : 0;
+		page->offset = (long)json_integer_value(json_object_get(page->root, "offset"));
+	} else if (res == PROVIDER_STOP_BUCKET) {
+		cv->path_stopped[p] = true;
+	}
+	/* The run's budget is every path's. */
+	if (cv->prov.budget_spent)
+		for (int i = 0; i < CV_NPATHS; i++)
+			cv->path_stopped[i] = true;
+	provider_reply_release(&r);
+	return res;
+}
+
+void cv_page_release(struct cv_page *page)
+{
+	json_decref(page->root);
+	memset(page, 0, sizeof(*page));
+}
+
+/* <base>/<path>/?api_key=…&format=json&<query>, for the ping. */
+static char *build_url(const struct comicvine *cv, enum cv_path p, const char *query)
+{
+	const char *segments[] = { path_segments[p], "", NULL };
 	const char *params[] = { "api_key", cv->cfg.api_key ? cv->cfg.api_key : "", "format", "json",
 				 NULL };
 	char *url = http_url_build(cv->cfg.base_url, segments, params, query);
@@ -225,105 +306,6 @@ static char *build_url(const struct comicvine *cv, enum cv_path p, const char *r
 		abort();
 	}
 	return url;
-}
-
-static enum cv_result refused(struct comicvine *cv, enum cv_path p, const struct http_response *r,
-			      char *err, size_t errlen)
-{
-	snprintf(err, errlen, "%s", r->error);
-	if (r->outcome == HTTP_STOPPED || (cv->limiter && cv->limiter->stopped))
-		return CV_STOPPED;
-	if (cv->limit_reached) {
-		for (int i = 0; i < CV_NPATHS; i++)
-			cv->path_stopped[i] = true;
-		/* An attempt went out and its retry was refused: the request
-		 * never got its answer. */
-		return r->attempts > 0 ? CV_CUT_OFF : CV_STOP_PATH;
-	}
-	cv->path_stopped[p] = true;
-	return CV_STOP_PATH;
-}
-
-static enum cv_result interpret(struct comicvine *cv, enum cv_path p, const struct http_response *r,
-				struct cv_page *page, char *err, size_t errlen)
-{
-	size_t len;
-	int replaced;
-	long code;
-	if (r->class == HTTP_CLASS_FATAL || cv->last_signal == CV_SIG_BAD_KEY) {
-		snprintf(err, errlen, "ComicVine rejected the API key (status 100): check COMICVINE_API_KEY");
-		return CV_BAD_KEY;
-	}
-	char *body = cv_sanitize_json(r->body ? r->body : "", r->body_len, &len, &replaced);
-	int rc = cv_parse_envelope(body, len, page, &code, err, errlen);
-	free(body);
-	if (rc) {
-		char detail[256];
-		snprintf(detail, sizeof(detail), "%s", err);
-		snprintf(err, errlen, "HTTP %ld: %s", r->status, detail);
-		return CV_FAILED;
-	}
-	if (replaced)
-		log_warn("replaced invalid text in a ComicVine response", LF_I("replaced", replaced));
-	if (code == 1 && r->status == 200) {
-		/* A malformed answer is a failed request, never "every id omitted". */
-		if (cv_check_results(page, p == CV_VOLUMES || p == CV_ISSUES, err, errlen)) {
-			cv_page_release(page);
-			return CV_FAILED;
-		}
-		return CV_OK;
-	}
-	const char *msg = json_string_value(json_object_get(page->root, "error"));
-	snprintf(err, errlen, "ComicVine status_code %ld (HTTP %ld): %s", code, r->status,
-		 msg ? msg : "no message");
-	cv_page_release(page);
-	return code == 101 ? CV_NOT_FOUND : CV_FAILED;
-}
-
-enum cv_result comicvine_get(struct comicvine *cv, enum cv_path p, const char *resource,
-			     const char *query, struct cv_page *page, char *err, size_t errlen)
-{
-	memset(page, 0, sizeof(*page));
-	if (cv->path_stopped[p]) {
-		snprintf(err, errlen, "%s is stopped for this run", path_names[p]);
-		return CV_STOP_PATH;
-	}
-	if (deadline_should_stop()) {
-		snprintf(err, errlen, "stopping: %s", deadline_reason_name(deadline_reason()));
-		return CV_STOPPED;
-	}
-	char *url = build_url(cv, p, resource, query);
-	char ua[512];
-	const char *headers[2] = { NULL, NULL };
-	if (cv->cfg.user_agent) {
-		snprintf(ua, sizeof(ua), "User-Agent: %s", cv->cfg.user_agent);
-		headers[0] = ua;
-	}
-	char label[64];
-	snprintf(label, sizeof(label), "GET %s", path_names[p]);
-	struct http_request req = { .url = url, .headers = headers, .bucket = path_names[p],
-				    .label = label };
-	struct http_response resp;
-	int rc = http_send(cv->http, &req, &resp);
-	free(url);
-	enum cv_result result;
-	if (rc == 0)
-		result = interpret(cv, p, &resp, page, err, errlen);
-	else if (resp.outcome == HTTP_DENIED || resp.outcome == HTTP_STOPPED ||
-		 resp.outcome == HTTP_RATE_LIMITED)
-		result = refused(cv, p, &resp, err, errlen);
-	else {
-		snprintf(err, errlen, "%s", resp.error);
-		result = resp.config_error ? CV_CONFIG : CV_FAILED;
-	}
-	http_response_release(&resp);
-	return result;
-}
-
-void cv_page_release(struct cv_page *page)
-{
-	json_decref(page->root);
-	memset(page, 0, sizeof(*page));
 }
 
 /* One cheap authenticated request, outside the limiter (doctor runs it by
@@ -345,7 +327,7 @@ int comicvine_ping(char *detail, size_t len)
 	struct comicvine cv;
 	comicvine_init(&cv, &cfg, 1);
 	struct http_client *http = http_client_new(&hc, NULL);
-	char *url = build_url(&cv, CV_VOLUMES, NULL, "limit=1&field_list=id");
+	char *url = build_url(&cv, CV_VOLUMES, "limit=1&field_list=id");
 	struct http_request req = { .url = url, .label = "GET /volumes/" };
 	struct http_response resp;
 	int ret = -1;

@@ -21,6 +21,7 @@
 #include <stddef.h>
 
 #include "http.h"
+#include "provider.h"
 #include "ratelimit.h"
 
 struct limiter;
@@ -45,45 +46,31 @@ struct comicvine_config {
 int comicvine_config_from_env(struct comicvine_config *cfg, bool need_key);
 void comicvine_config_release(struct comicvine_config *cfg);
 
-/* What the last answer said about the provider's state. */
+/* What an answer said about the provider's state (http_response.signal). */
 enum cv_signal { CV_SIG_NONE, CV_SIG_RATE_LIMITED, CV_SIG_BLOCKED, CV_SIG_BAD_KEY };
 
 struct comicvine {
 	struct comicvine_config cfg;
 	struct rl_bucket buckets[CV_NPATHS][2]; /* [path, provider-wide spacing] */
-	struct limiter *limiter;                /* borrowed */
-	struct http_client *http;               /* borrowed */
-	long long max_requests;                 /* --limit: attempts allowed this run */
+	struct provider prov;                   /* the provider runtime: budget (--limit),
+						 * limiter, http client (set prov.http) */
 	long long requests[CV_NPATHS];          /* attempts sent, per path */
-	bool path_stopped[CV_NPATHS];           /* refused: blocked, exhausted or limit */
-	enum cv_signal last_signal;
-	bool limit_reached;
+	bool path_stopped[CV_NPATHS];           /* this run: rate limited, blocked,
+						 * exhausted, or the budget is spent */
 };
 
-/* Takes ownership of cfg's contents. */
+/* Takes ownership of cfg's contents; max_requests is the run's budget. */
 void comicvine_init(struct comicvine *cv, struct comicvine_config *cfg, long long max_requests);
 void comicvine_release(struct comicvine *cv);
 const char *cv_path_name(enum cv_path p);
-/* Hooks wrapping the limiter: they count attempts per path, enforce
- * max_requests, read ComicVine's signals and block only what the signal
- * covers. Install them on the http client, then set cv->http. */
+/* ComicVine's descriptor (doctor lists it). */
+extern const struct provider_desc comicvine_desc;
+/* provider_hooks() over the limiter for this client: install them on the
+ * http client, then set cv->prov.http. */
 struct http_hooks comicvine_hooks(struct comicvine *cv, struct limiter *limiter);
 /* The limiter's bucket map for ComicVine requests (ctx: struct comicvine). */
 int comicvine_map_buckets(void *ctx, const char *bucket, const struct rl_bucket **out);
 long long comicvine_total_requests(const struct comicvine *cv);
-
-enum cv_result {
-	CV_OK,
-	CV_NOT_FOUND,    /* 101 */
-	CV_STOP_PATH,    /* this path cannot go on now: rate limited, budget, --limit */
-	CV_BAD_KEY,      /* 100: fatal */
-	CV_STOPPED,      /* deadline or signal */
-	CV_FAILED,       /* this request failed (after its retries, or a malformed
-			  * answer); others may work */
-	CV_CUT_OFF,      /* this request failed and --limit left no attempt for its
-			  * retry: a failed request, and every path is stopped */
-	CV_CONFIG,       /* the configuration is wrong (the URL's scheme): fatal, exit 78 */
-};
 
 struct cv_page {
 	json_t *root;
@@ -92,9 +79,12 @@ struct cv_page {
 	long offset;
 };
 
-/* GET <base>/<path>/[<resource>/]?api_key…&format=json&<query>.
- * query is already escaped. err gets a redacted reason on failure. */
-enum cv_result comicvine_get(struct comicvine *cv, enum cv_path path, const char *resource,
+/* GET <base>/<path>/[<resource>/]?api_key…&format=json&<query> through
+ * provider_request(). query is already escaped. err gets a redacted reason
+ * on failure. PROVIDER_NOT_FOUND is status 101 on a detail path;
+ * PROVIDER_STOP_BUCKET stops the path (or every path when the budget is
+ * spent) for the rest of the run. */
+enum provider_result comicvine_get(struct comicvine *cv, enum cv_path path, const char *resource,
 			     const char *query, struct cv_page *page, char *err, size_t errlen);
 void cv_page_release(struct cv_page *page);
 
@@ -103,10 +93,7 @@ int comicvine_ping(char *detail, size_t len);
 
 /* Pure parsing (unit-tested, fuzzed). */
 
-/* Make a body safe for jansson and Postgres: invalid UTF-8 bytes, lone
- * surrogate escapes and \u0000 become U+FFFD. Returns a new string. */
-char *cv_sanitize_json(const char *body, size_t len, size_t *out_len, int *replaced);
-/* Parse a sanitized body into the envelope. Sets *status_code. */
+/* Parse a sanitized body (json_text_sanitize) into the envelope. Sets *status_code. */
 int cv_parse_envelope(const char *body, size_t len, struct cv_page *page, long *status_code,
 		      char *err, size_t errlen);
 

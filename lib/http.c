@@ -201,6 +201,8 @@ void http_response_release(struct http_response *resp)
 	free(resp->headers);
 	memset(resp, 0, sizeof(*resp));
 	resp->retry_after_s = -1;
+	resp->retry_in_s = -1;
+	resp->wait_s = -1;
 }
 
 static void free_headers(struct http_header *h, size_t n)
@@ -299,15 +301,23 @@ static int on_progress(void *p, curl_off_t dltotal, curl_off_t dlnow, curl_off_t
 static int ask_hooks_before_send(struct xfer *x, double granted_at)
 {
 	const struct http_hooks *h = &x->c->hooks;
-	x->refusal[0] = '\0';
+	memset(&x->grant, 0, sizeof(x->grant));
 	if (h->before_send) {
 		double left = x->timeout_s - (clock_mono() - x->started_at);
 		struct http_send send = { .granted_at = granted_at,
 					  .max_wait_s = left > 0 ? left / 2 : 0 };
-		return h->before_send(h->ctx, x->req, &send, x->refusal, sizeof(x->refusal));
+		return h->before_send(h->ctx, x->req, &send, &x->grant);
 	}
-	if (granted_at < 0 && h->before_attempt)
-		return h->before_attempt(h->ctx, x->req, x->refusal, sizeof(x->refusal));
+	if (granted_at < 0 && h->before_attempt) {
+		if (h->before_attempt(h->ctx, x->req, &x->grant))
+			return 1;
+		/* No before_send to take a slot on the connection: wait for the
+		 * one reserved here. */
+		if (x->grant.send_at > 0 && xfer_wait_until(x->grant.send_at)) {
+			x->grant.refusal = HTTP_REFUSED_STOPPED;
+			return 1;
+		}
+	}
 	return 0;
 }
 
@@ -439,6 +449,8 @@ void xfer_init(struct xfer *x, struct http_client *c, const struct http_request 
 	x->resp = resp;
 	memset(resp, 0, sizeof(*resp));
 	resp->retry_after_s = -1;
+	resp->retry_in_s = -1;
+	resp->wait_s = -1;
 	resp->class = HTTP_CLASS_RETRY;
 	resp->body = xstrdup("");
 	make_label(x);
@@ -567,50 +579,90 @@ void xfer_stop(struct xfer *x)
 	finish_stopped(x);
 }
 
-/* A hook refused to let a request go (x->refusal says why). */
+/* A hook refused to let a request go (x->grant says why): the refusal is
+ * this request's, and travels in its response. */
 static enum xfer_step refused(struct xfer *x)
 {
+	struct http_response *r = x->resp;
+	r->refusal = x->grant.refusal ? x->grant.refusal : HTTP_REFUSED_BUDGET;
+	r->retry_in_s = r->refusal == HTTP_REFUSED_BUDGET ? x->grant.retry_in_s : -1;
 	if (deadline_should_stop()) {
+		r->refusal = HTTP_REFUSED_STOPPED;
 		finish_stopped(x);
 		return XFER_FINAL;
 	}
-	x->resp->outcome = HTTP_DENIED;
-	const char *why = x->refusal[0] ? x->refusal : "refused before the attempt";
+	r->outcome = HTTP_DENIED;
+	const char *why = x->grant.reason[0] ? x->grant.reason : "refused before the attempt";
 	/* A refused retry: what the last attempt got is the news. */
-	if (x->resp->attempts)
+	if (r->attempts)
 		set_error(x, "%s after %d attempt%s; the retry was not sent: %s", x->last,
-			  x->resp->attempts, plural(x->resp->attempts), why);
+			  r->attempts, plural(r->attempts), why);
 	else
 		set_error(x, "not sent: %s", why);
 	return XFER_FINAL;
 }
 
+int xfer_wait_until(double target)
+{
+	double now = clock_mono();
+	if (target - now > XFER_SPIN_S && deadline_sleep(target - now - XFER_SPIN_S))
+		return -1;
+	double last = -1;
+	for (;;) {
+		if (deadline_should_stop())
+			return -1;
+		now = clock_mono();
+		if (now >= target)
+			return 0;
+		/* A clock that stands still is a test's fake one: let it jump. */
+		if (now == last)
+			clock_sleep(target - now);
+		last = now;
+	}
+}
+
+/* 0: go at x->granted_at; 1: parked until x->wake_at; -1: refused (final). */
 static int run_before_hook(struct xfer *x)
 {
 	const struct http_hooks *h = &x->c->hooks;
-	if (!h->before_attempt)
+	if (x->holds_grant) {
+		/* Woken for the slot reserved earlier: it is this attempt's. */
+		x->holds_grant = false;
+		x->granted_at = x->grant.slot_at > 0 ? x->grant.slot_at : x->grant.send_at;
 		return 0;
-	x->refusal[0] = '\0';
-	if (!h->before_attempt(h->ctx, x->req, x->refusal, sizeof(x->refusal)))
+	}
+	if (!h->before_attempt) {
+		x->granted_at = -1;
 		return 0;
-	refused(x);
-	return -1;
+	}
+	memset(&x->grant, 0, sizeof(x->grant));
+	if (h->before_attempt(h->ctx, x->req, &x->grant)) {
+		refused(x);
+		return -1;
+	}
+	double now = clock_mono();
+	if (x->grant.send_at > now) {
+		x->holds_grant = true;
+		x->wake_at = x->grant.send_at;
+		return 1;
+	}
+	/* Lateness counts from the slot, when there was one. */
+	x->granted_at = x->grant.slot_at > 0 ? x->grant.slot_at
+					     : x->grant.send_at > 0 ? x->grant.send_at : now;
+	return 0;
 }
 
-int xfer_begin(struct xfer *x, CURL *easy)
+enum xfer_start xfer_begin(struct xfer *x, CURL *easy)
 {
 	if (deadline_should_stop()) {
 		finish_stopped(x);
-		return -1;
+		return XFER_DONE;
 	}
-	if (run_before_hook(x))
-		return -1;
-	/* The hook may have waited for a rate-limit slot. */
-	if (deadline_should_stop()) {
-		finish_stopped(x);
-		return -1;
-	}
-	x->granted_at = x->c->hooks.before_attempt ? clock_mono() : -1;
+	int hook = run_before_hook(x);
+	if (hook < 0)
+		return XFER_DONE;
+	if (hook > 0)
+		return XFER_PARKED;
 	x->sends = 0;
 	x->refused = false;
 	buf_reset(&x->body);
@@ -624,7 +676,7 @@ int xfer_begin(struct xfer *x, CURL *easy)
 	x->resp->attempts++;
 	x->c->attempts++;
 	log_debug("http attempt", LF_S("request", x->label), LF_I("attempt", x->resp->attempts));
-	return 0;
+	return XFER_GO;
 }
 
 /* Hand this attempt's body and headers to resp, where classify() and the
@@ -646,6 +698,8 @@ static void collect_response(struct xfer *x, CURL *easy)
 	free(r->content_type);
 	const char *ct = http_response_header(r, "Content-Type");
 	r->content_type = ct ? xstrdup(ct) : NULL;
+	r->signal = 0;
+	r->wait_s = -1;
 	const char *ra = http_response_header(r, "Retry-After");
 	x->attempt_retry_after = ra ? http_parse_retry_after(ra, clock_wall()) : -1;
 	if (x->attempt_retry_after >= 0)
@@ -658,11 +712,13 @@ static enum xfer_step plan_retry(struct xfer *x, bool rate_limited, double *wait
 {
 	struct http_client *c = x->c;
 	struct http_response *r = x->resp;
-	double ra = x->attempt_retry_after;
+	/* The provider's own reading of when to come back (classify) wins
+	 * over a bare Retry-After and over a blind backoff. */
+	double ra = r->wait_s >= 0 ? r->wait_s : x->attempt_retry_after;
 	/* The limiter hears the server's full wait: it blocks the bucket for
 	 * every process, however long that is. */
 	if (rate_limited && c->hooks.on_rate_limited)
-		c->hooks.on_rate_limited(c->hooks.ctx, x->req, ra);
+		c->hooks.on_rate_limited(c->hooks.ctx, x->req, r, ra);
 	/* No time left is the deadline, never "gave up": whichever layer saw
 	 * it first, the run stops for the deadline. */
 	double left = deadline_remaining();
@@ -720,6 +776,7 @@ static enum xfer_step after_response(struct xfer *x, double *wait)
 	case HTTP_CLASS_RETRY:
 		return plan_retry(x, false, wait);
 	case HTTP_CLASS_RATE_LIMITED:
+		r->rate_limited = true;
 		return plan_retry(x, true, wait);
 	}
 	return XFER_FINAL;
@@ -839,8 +896,17 @@ int http_send(struct http_client *c, const struct http_request *req, struct http
 	struct xfer x;
 	xfer_init(&x, c, req, resp);
 	for (;;) {
-		if (xfer_begin(&x, c->easy))
+		enum xfer_start start = xfer_begin(&x, c->easy);
+		if (start == XFER_DONE)
 			break;
+		if (start == XFER_PARKED) {
+			/* One request alone: wait for its slot here. */
+			if (xfer_wait_until(x.wake_at)) {
+				xfer_stop(&x);
+				break;
+			}
+			continue;
+		}
 		CURLcode rc = curl_easy_perform(c->easy);
 		double wait;
 		if (xfer_end(&x, c->easy, rc, &wait) == XFER_FINAL)

@@ -65,6 +65,15 @@ enum http_class {
 	HTTP_CLASS_FATAL,        /* final, and the caller must stop (bad key) */
 };
 
+/* Why the hooks refused a request (http_response.refusal, http_grant.refusal). */
+enum http_refusal {
+	HTTP_REFUSED_NONE,
+	HTTP_REFUSED_BUDGET,  /* a rate window is spent or blocked: retry_in_s says until when */
+	HTTP_REFUSED_LIMIT,   /* the run's own request budget (--limit) is spent */
+	HTTP_REFUSED_STOPPED, /* the deadline or a signal (or the slot lies past the deadline) */
+	HTTP_REFUSED_ERROR,   /* the rate limiter could not be asked (database error) */
+};
+
 /* What http_send() ended with. */
 enum http_outcome {
 	HTTP_DONE,         /* a response classified OK or FATAL: look at status/class */
@@ -90,38 +99,72 @@ struct http_response {
 	char error[512];          /* redacted, lowercase, names what failed; "" on success */
 	bool config_error;        /* the failure is jobrun's configuration (an https URL at a
 				   * plain-HTTP port): no retry can fix it; exit 78 */
+	/* What the hooks concluded about this request, carried with it (never in
+	 * the shared client, which other requests in flight use too). */
+	enum http_refusal refusal; /* HTTP_DENIED: why the hooks refused */
+	double retry_in_s;         /* HTTP_REFUSED_BUDGET: seconds until it reopens; else -1 */
+	int signal;                /* the last attempt's provider signal, set by classify; 0 none */
+	double wait_s;             /* the last attempt's wait decided by classify (e.g. until
+				    * an HTTP-date Reset), -1 when none: used instead of
+				    * Retry-After and backoff */
+	bool rate_limited;         /* some attempt was classified HTTP_CLASS_RATE_LIMITED */
 };
 
 /* One request about to leave, as before_send sees it. */
 struct http_send {
-	double granted_at; /* clock_mono() when before_attempt let this attempt go; -1 when
-			    * the send has no grant of its own: none was asked for, or an
-			    * earlier send of the same attempt used it (libcurl re-sends
-			    * on a new connection when a reused one turns out dead) */
+	double granted_at; /* clock_mono() of the slot before_attempt reserved for this
+			    * attempt (its send_at, or the grant itself when it reserved
+			    * none); -1 when the send has no grant of its own: none was
+			    * asked for, or an earlier send of the same attempt used it
+			    * (libcurl re-sends on a new connection when a reused one
+			    * turns out dead) */
 	double max_wait_s; /* how long the hook may wait here: half of what is left of
 			    * the attempt's timeout, which runs meanwhile */
 };
 
+/* A hook's answer for one attempt or send. Per request: the drivers keep it
+ * in the transfer and copy a refusal into its response. */
+struct http_grant {
+	double send_at;            /* before_attempt: clock_mono() not to send before (a
+				    * reserved slot); 0 = now. The hook never sleeps for
+				    * it: http_send() sleeps, the pool parks the transfer
+				    * and runs others meanwhile. A transfer holding a
+				    * grant does not ask again when it wakes. */
+	double slot_at;            /* before_attempt: the slot at its earliest on our clock
+				    * (<= send_at), which lateness is judged from; 0: send_at */
+	enum http_refusal refusal; /* when refused: why */
+	double retry_in_s;         /* HTTP_REFUSED_BUDGET: seconds until it reopens */
+	char reason[256];          /* when refused: redaction-safe words */
+};
+
 struct http_hooks {
-	/* Before every attempt, before a connection is looked for. 0: go ahead
-	 * (after any wait the hook did itself). Non-zero: do not send;
-	 * http_send ends with HTTP_DENIED, or HTTP_STOPPED when
-	 * deadline_should_stop(). The hook may write a reason into `reason`. */
-	int (*before_attempt)(void *ctx, const struct http_request *req, char *reason, size_t reason_len);
+	/* Before every attempt, before a connection is looked for: reserve what
+	 * the attempt needs and say when it may go (g->send_at). 0: go ahead at
+	 * send_at. Non-zero: do not send; http_send ends with HTTP_DENIED (the
+	 * grant's refusal and reason in the response), or HTTP_STOPPED when
+	 * deadline_should_stop(). */
+	int (*before_attempt)(void *ctx, const struct http_request *req, struct http_grant *g);
 	/* Right before every send, on a connection that is ready (libcurl's
 	 * pre-request callback), including libcurl's own re-sends: the moment a
-	 * request really leaves. Same answers as before_attempt. When NULL, a send
-	 * without a grant of its own goes through before_attempt instead, so
-	 * every request that leaves has passed the hooks. */
+	 * request really leaves. Same answers as before_attempt, but it may wait
+	 * itself (a send that missed its slot takes a new one here). When NULL,
+	 * a send without a grant of its own goes through before_attempt instead
+	 * (sleeping until its send_at), so every request that leaves has passed
+	 * the hooks. */
 	int (*before_send)(void *ctx, const struct http_request *req, const struct http_send *send,
-			   char *reason, size_t reason_len);
+			   struct http_grant *g);
 	/* After every attempt that got a response: read provider rate headers,
-	 * and return the class (default is the status-based one, passed in). */
+	 * and return the class (default is the status-based one, passed in).
+	 * It may set resp->signal (the provider's own reading) and resp->wait_s
+	 * (how long to wait before the next attempt, when the provider says so
+	 * in its own way, e.g. an HTTP-date Reset). */
 	enum http_class (*classify)(void *ctx, const struct http_request *req,
-				    const struct http_response *resp, enum http_class dflt);
-	/* The server asked for a pause of `seconds` (Retry-After, or a 420/429
-	 * without one: -1). Lets the limiter block the shared bucket. */
-	void (*on_rate_limited)(void *ctx, const struct http_request *req, double seconds);
+				    struct http_response *resp, enum http_class dflt);
+	/* The server asked for a pause of `seconds` (Retry-After or classify's
+	 * wait, or -1 for a rate-limit answer without either). Lets the limiter
+	 * block the shared bucket. resp is the answer (resp->signal). */
+	void (*on_rate_limited)(void *ctx, const struct http_request *req,
+				const struct http_response *resp, double seconds);
 	void *ctx;
 };
 
@@ -146,9 +189,40 @@ long long http_client_attempts(const struct http_client *c);
  * must be released. */
 int http_send(struct http_client *c, const struct http_request *req, struct http_response *resp);
 /* Several requests at once over libcurl multi, at most `parallel` in flight,
- * each with the same retry and hook semantics. Returns the number that failed. */
+ * each with the same retry and hook semantics. Returns the number that failed.
+ * A thin user of http_pool. */
 int http_send_all(struct http_client *c, const struct http_request *reqs, size_t n,
 		  struct http_response *resps, int parallel);
+
+/*
+ * A pool: requests added at any time (also from a completion callback, e.g.
+ * the next page of a listing), driven over libcurl multi on this one thread
+ * until nothing is left or a stop. A transfer waiting for its reserved slot
+ * or for a retry is parked and holds no connection: the others keep moving.
+ * Callbacks run between transfers, on this thread (database writes go
+ * there). The request is copied when added; the callback borrows the
+ * response, which the pool releases after it returns.
+ *
+ *	struct http_pool *pool = http_pool_new(client, 4);
+ *	http_pool_add(pool, &req, on_done, state);
+ *	http_pool_run(pool);
+ *	http_pool_free(pool);
+ */
+struct http_pool;
+typedef void (*http_pool_done_fn)(struct http_pool *pool, void *arg, const struct http_request *req,
+				  struct http_response *resp);
+
+struct http_pool *http_pool_new(struct http_client *c, int parallel);
+/* Queue a request; done(pool, arg, req, resp) runs once it has finished. */
+void http_pool_add(struct http_pool *pool, const struct http_request *req, http_pool_done_fn done,
+		   void *arg);
+/* Drive until every request (and every one added meanwhile) has finished.
+ * On a stop, waiting requests end HTTP_STOPPED and running ones are aborted;
+ * their callbacks still run. Returns the number that did not end HTTP_DONE. */
+int http_pool_run(struct http_pool *pool);
+/* Requests in flight or parked now, for tests and progress. */
+int http_pool_active(const struct http_pool *pool);
+void http_pool_free(struct http_pool *pool);
 void http_response_release(struct http_response *resp);
 
 /* Case-insensitive header lookup; NULL when absent. */
@@ -174,5 +248,9 @@ enum http_class http_default_class(long status);
  * frees; NULL when base is not a URL. */
 char *http_url_build(const char *base, const char *const *segments, const char *const *params,
 		     const char *encoded_query);
+/* Whether url has base's scheme, host and port (default ports filled in):
+ * a link a server hands out is followed only there. false when either is
+ * not a URL. */
+bool http_same_origin(const char *url, const char *base);
 
 #endif

@@ -37,6 +37,13 @@ enum xfer_step {
 	XFER_WAIT,  /* wait *wait seconds, then attempt again */
 };
 
+/* xfer_begin()'s answers. */
+enum xfer_start {
+	XFER_GO,     /* perform the easy handle now */
+	XFER_PARKED, /* a slot is reserved for x->wake_at: call xfer_begin again then */
+	XFER_DONE,   /* final (stopped or denied): resp is set */
+};
+
 struct xfer {
 	struct http_client *c;
 	const struct http_request *req;
@@ -60,9 +67,11 @@ struct xfer {
 	double granted_at;          /* clock_mono() of before_attempt's grant, for the
 				     * attempt's first send only; -1 once used or when none */
 	int sends;                  /* requests this attempt put on the wire */
-	bool refused;               /* a hook refused a send: refusal says why */
-	char refusal[256];
-	double wake_at;             /* http_send_all: monotonic time of the next attempt */
+	bool refused;               /* a hook refused a send: grant says why */
+	struct http_grant grant;    /* this request's latest hook answer */
+	bool holds_grant;           /* before_attempt reserved a slot for wake_at that the
+				     * next xfer_begin uses instead of asking again */
+	double wake_at;             /* monotonic time of the next attempt or reserved slot */
 	char label[160];            /* "GET /volumes/": no host, no query */
 	char last[320];             /* how the last attempt ended: "HTTP 503", "timed out (curl: …)" */
 	char curl_err[CURL_ERROR_SIZE];
@@ -70,10 +79,16 @@ struct xfer {
 
 void xfer_init(struct xfer *x, struct http_client *c, const struct http_request *req,
 	       struct http_response *resp);
-/* Run the before_attempt hook and prepare `easy`. 0: perform it now;
- * -1: final (stopped or denied), resp is set. Every send of the attempt then
- * passes the before_send hook from libcurl's pre-request callback. */
-int xfer_begin(struct xfer *x, CURL *easy);
+/* Run the before_attempt hook (unless a grant is held) and prepare `easy`.
+ * XFER_PARKED: the hook reserved a slot ahead; nothing is prepared, call
+ * again at x->wake_at. Every send of the attempt then passes the
+ * before_send hook from libcurl's pre-request callback. */
+enum xfer_start xfer_begin(struct xfer *x, CURL *easy);
+/* Sleep until the monotonic time `target` (the last 2 ms spun, so a slot is
+ * not missed by a late wake-up); -1 when a stop cut it short. */
+int xfer_wait_until(double target);
+/* How long a driver may block before `target` and still spin to it. */
+#define XFER_SPIN_S 0.002
 /* Judge a finished attempt; XFER_WAIT sets *wait (seconds). */
 enum xfer_step xfer_end(struct xfer *x, CURL *easy, CURLcode rc, double *wait);
 /* A wait between attempts was cut short by a stop request. */

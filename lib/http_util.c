@@ -206,6 +206,33 @@ out:
 	return result;
 }
 
+/* Scheme, host and port (the scheme's default when absent), lowercased by
+ * libcurl; 0 on success. */
+static int url_origin(const char *url, char **scheme, char **host, char **port)
+{
+	CURLU *u = curl_url();
+	*scheme = *host = *port = NULL;
+	int ret = -1;
+	if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_SCHEME, scheme, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, host, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_PORT, port, CURLU_DEFAULT_PORT) == CURLUE_OK)
+		ret = 0;
+	curl_url_cleanup(u);
+	return ret;
+}
+
+bool http_same_origin(const char *url, const char *base)
+{
+	char *s1, *h1, *p1, *s2, *h2, *p2;
+	int a = url ? url_origin(url, &s1, &h1, &p1) : (s1 = h1 = p1 = NULL, -1);
+	int b = base ? url_origin(base, &s2, &h2, &p2) : (s2 = h2 = p2 = NULL, -1);
+	bool same = !a && !b && !strcasecmp(s1, s2) && !strcasecmp(h1, h2) && !strcmp(p1, p2);
+	curl_free(s1), curl_free(h1), curl_free(p1);
+	curl_free(s2), curl_free(h2), curl_free(p2);
+	return same;
+}
+
 /* -------------------------------------------------------------------- JSON */
 
 #define SNIPPET_BYTES 60

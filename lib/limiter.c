@@ -43,32 +43,28 @@ void limiter_format_refusal(char *out, size_t len, const char *bucket, double re
 	snprintf(out, len, "budget exhausted on %s (reopens in %s)", bucket ? bucket : "?", when);
 }
 
-static void refuse(struct limiter *l, char *reason, size_t reason_len, const char *why)
+static int refuse(struct http_grant *g, enum http_refusal why, const char *reason)
 {
-	snprintf(l->stop_reason, sizeof(l->stop_reason), "%s", why);
-	if (reason && reason_len)
-		snprintf(reason, reason_len, "%s", why);
+	g->refusal = why;
+	snprintf(g->reason, sizeof(g->reason), "%s", reason);
+	return 1;
 }
 
 static int refuse_exhausted(struct limiter *l, const struct rl_bucket *b, const struct rl_take *t,
-			    char *reason, size_t reason_len)
+			    struct http_grant *g)
 {
 	char why[256];
 	const char *name = t->limiting >= 0 ? b[t->limiting].name : "?";
 	if (t->retry_in_s <= l->max_wait_s && t->retry_in_s >= deadline_remaining()) {
 		/* The budget was open; the run's time was not. */
-		l->stopped = true;
 		snprintf(why, sizeof(why), "the next slot on %s is past the deadline", name);
-		refuse(l, reason, reason_len, why);
-		return 1;
+		return refuse(g, HTTP_REFUSED_STOPPED, why);
 	}
 	limiter_format_refusal(why, sizeof(why), name, t->retry_in_s);
-	l->exhausted = true;
-	l->retry_in_s = t->retry_in_s;
-	refuse(l, reason, reason_len, why);
+	g->retry_in_s = t->retry_in_s;
 	log_info("rate budget exhausted", LF_S("bucket", name), LF_F("retry_in_s", t->retry_in_s),
 		 LF_S("reason", why));
-	return 1;
+	return refuse(g, HTTP_REFUSED_BUDGET, why);
 }
 
 static double largest_spacing(const struct rl_bucket *b, int n)
@@ -82,9 +78,9 @@ static double largest_spacing(const struct rl_bucket *b, int n)
 
 /* Within this process, never less than the spacing after the last real send
  * (the stamp limiter_before_send() took when libcurl was about to send).
- * While sends leave within rl_send_allowance() of their slots this never
- * waits: slots are a spacing and a margin apart. It is the net under that
- * rule. -1 when a stop cut the wait short. */
+ * While sends leave within the margin of their slots this never waits:
+ * slots are a spacing and a margin apart. It is the net under that rule.
+ * -1 when a stop cut the wait short. */
 static int keep_own_spacing(struct limiter *l, double spacing)
 {
 	if (spacing > 0 && l->last_send_mono > 0) {
@@ -99,12 +95,12 @@ static int keep_own_spacing(struct limiter *l, double spacing)
  * machine too busy to send within a millisecond or two of any slot gets here. */
 #define MAX_RESPACE 64
 
-/* A slot in every bucket, waited for, and a grant that returns within the
- * allowance of its slot: a later one would leave too close to whoever holds
- * the next slot, so it takes a new slot instead (`respace`: the request's
- * windows have counted it already). 0: send now; 1: refused (reason set). */
-static int take_slot(struct limiter *l, const struct rl_bucket *b, int n, bool respace,
-		     double max_wait_s, char *reason, size_t reason_len)
+/* A new slot for a send that missed its own (or has none), waited for here,
+ * on the connection that is ready: it must return within the allowance of
+ * the slot, or it takes another. The request's windows counted it already
+ * when it has a first slot (`respace`). 0: send now; 1: refused. */
+static int retake_slot(struct limiter *l, const struct rl_bucket *b, int n, bool respace,
+		       double max_wait_s, struct http_grant *g)
 {
 	double spacing = largest_spacing(b, n);
 	double allowance = rl_send_allowance(spacing);
@@ -112,64 +108,80 @@ static int take_slot(struct limiter *l, const struct rl_bucket *b, int n, bool r
 		struct rl_take t;
 		int rc = respace ? ratelimit_respace(l->db, b, n, max_wait_s, l->unsent == 0, &t)
 				 : ratelimit_take(l->db, b, n, max_wait_s, &t);
-		if (rc) {
-			/* Sending without the shared state could break the provider's
-			 * rules for everyone: refuse instead. */
-			refuse(l, reason, reason_len, "rate limiter unavailable (database error)");
-			return 1;
-		}
+		if (rc)
+			/* Sending without the shared state could break the
+			 * provider's rules for everyone: refuse instead. */
+			return refuse(g, HTTP_REFUSED_ERROR, "rate limiter unavailable (database error)");
 		if (t.outcome == RL_EXHAUSTED)
-			return refuse_exhausted(l, b, &t, reason, reason_len);
-		if (t.outcome == RL_STOPPED || keep_own_spacing(l, spacing)) {
-			l->stopped = true;
-			refuse(l, reason, reason_len, deadline_reason_name(deadline_reason()));
-			return 1;
-		}
+			return refuse_exhausted(l, b, &t, g);
+		if (t.outcome == RL_STOPPED || keep_own_spacing(l, spacing))
+			return refuse(g, HTTP_REFUSED_STOPPED, deadline_reason_name(deadline_reason()));
 		l->waited_s += t.waited_s;
 		l->granted++;
-		l->unsent++;
-		l->slot_mono = t.slot_mono;
+		/* Judged from the slot at its earliest: the database's answer
+		 * time counts as late. */
 		double late = clock_mono() - t.slot_mono;
-		if (spacing <= 0 || late <= allowance) {
+		if (late <= allowance) {
 			log_debug("rate slot granted", LF_F("waited_s", t.waited_s),
 				  LF_F("late_ms", late * 1000));
 			return 0;
 		}
 		l->respaced++;
-		l->unsent--; /* this one is given up */
 		log_info("rate slot missed: taking another", LF_F("late_ms", late * 1000),
 			 LF_F("allowed_ms", allowance * 1000));
-		if (tries + 1 >= MAX_RESPACE) {
-			refuse(l, reason, reason_len, "every rate slot was missed (machine too busy)");
-			return 1;
-		}
+		if (tries + 1 >= MAX_RESPACE)
+			return refuse(g, HTTP_REFUSED_BUDGET,
+				      "every rate slot was missed (machine too busy)");
 		respace = true;
 	}
 }
 
-int limiter_before_attempt(void *ctx, const struct http_request *req, char *reason, size_t reason_len)
+/* A reservation, not a wait: the slot in every bucket is taken now and the
+ * grant says when it is; the driver waits for it (other transfers move
+ * meanwhile). The process's own last send sets a floor under it. */
+int limiter_before_attempt(void *ctx, const struct http_request *req, struct http_grant *g)
 {
 	struct limiter *l = ctx;
 	const struct rl_bucket *b = NULL;
 	int n = l->map(l->map_ctx, req->bucket, &b);
 	if (n <= 0)
 		return 0;
-	l->exhausted = l->stopped = false;
 	if (!l->prepared && !ratelimit_prepare(l->db, b, n))
 		l->prepared = true;
-	return take_slot(l, b, n, false, l->max_wait_s, reason, reason_len);
+	struct rl_take t;
+	if (ratelimit_reserve(l->db, b, n, l->max_wait_s, &t))
+		return refuse(g, HTTP_REFUSED_ERROR, "rate limiter unavailable (database error)");
+	if (t.outcome == RL_EXHAUSTED)
+		return refuse_exhausted(l, b, &t, g);
+	if (t.outcome == RL_STOPPED)
+		return refuse(g, HTTP_REFUSED_STOPPED, deadline_reason_name(deadline_reason()));
+	double spacing = largest_spacing(b, n);
+	double at = t.wake_mono, slot = t.slot_mono;
+	/* The net under the slots: this process's own last send. A send it
+	 * delays past the allowance is late for its slot, and before_send
+	 * takes a new one (the slot stays what the database reserved). */
+	if (spacing > 0 && l->last_send_mono > 0 && at < l->last_send_mono + spacing)
+		at = l->last_send_mono + spacing;
+	l->waited_s += at > clock_mono() ? at - clock_mono() : 0;
+	l->granted++;
+	l->unsent++;
+	g->send_at = at;
+	g->slot_at = slot;
+	log_debug("rate slot reserved", LF_F("in_ms", (at - clock_mono()) * 1000));
+	return 0;
 }
 
-/* The slot was taken before libcurl connected. A send still within the
- * allowance of that slot uses it; a later one (a slow connect, a descheduled
- * process), or one with no slot of its own (libcurl re-sending on a new
- * connection after a reused one turned out dead) takes a new slot here, on
- * the connection that is now ready, so it leaves on time. The slot of this
- * send is the last one granted when it is the only one not yet sent; with
- * several outstanding (http_send_all) it is not known which is whose, and
- * the send takes a new one. Either way the stamp is the real send. */
+/* The slot was reserved before libcurl connected. A send within the
+ * allowance of it (judged from the slot at its earliest, which this
+ * transfer carries in send->granted_at) uses it; a later one (a slow
+ * connect, a late wake-up, a slow database answer), or one with no grant of
+ * its own (libcurl re-sending on a new connection after a reused one turned
+ * out dead) takes a new slot here, on the connection that is now ready, so
+ * it leaves on time. Each transfer knows its own slot, so several
+ * outstanding (a pool) need no guessing. Either way the stamp is the real
+ * send. */
 int limiter_before_send(void *ctx, const struct http_request *req, const struct http_send *send,
-			char *reason, size_t reason_len)
+			struct http_grant *g)
 {
 	struct limiter *l = ctx;
 	const struct rl_bucket *b = NULL;
@@ -178,12 +190,10 @@ int limiter_before_send(void *ctx, const struct http_request *req, const struct 
 		return 0;
 	double spacing = largest_spacing(b, n);
 	bool granted = send->granted_at >= 0;
-	bool known = granted && l->unsent == 1;
-	double late = known ? clock_mono() - l->slot_mono : -1;
+	double late = granted ? clock_mono() - send->granted_at : -1;
 	if (granted && l->unsent > 0)
 		l->unsent--; /* the attempt's grant: sent now, or given up for a new one */
-	if (spacing > 0 && !(known && late <= rl_send_allowance(spacing))) {
-		l->exhausted = l->stopped = false;
+	if (spacing > 0 && !(granted && late <= rl_send_allowance(spacing))) {
 		l->respaced++;
 		if (!granted)
 			log_info("rate slot for a send without one (a re-send)");
@@ -191,9 +201,8 @@ int limiter_before_send(void *ctx, const struct http_request *req, const struct 
 			log_info("rate slot missed before sending: taking another",
 				 LF_F("late_ms", late * 1000));
 		double cap = send->max_wait_s < l->max_wait_s ? send->max_wait_s : l->max_wait_s;
-		if (take_slot(l, b, n, granted, cap, reason, reason_len))
+		if (retake_slot(l, b, n, granted, cap, g))
 			return 1;
-		l->unsent--; /* the new slot is this send's */
 	}
 	l->last_send_mono = clock_mono();
 	l->sent++;
@@ -206,6 +215,8 @@ static double unknown_block(struct limiter *l, const struct rl_bucket *b)
 {
 	long remaining = -1;
 	double reset_in = -1;
+	if (!l->unknown_wait_is_window)
+		return rl_unknown_block_s(b, -1);
 	if (b->limit > 0 && ratelimit_remaining(l->db, b, &remaining, &reset_in))
 		reset_in = b->period_s; /* the safe side: a whole window */
 	return rl_unknown_block_s(b, reset_in);
@@ -214,9 +225,11 @@ static double unknown_block(struct limiter *l, const struct rl_bucket *b)
 /* Retry-After speaks for the whole client, so every bucket of the request
  * is blocked; without it, each bucket waits by its own rule (the window's
  * remainder for a windowed bucket, a few spacings for a pacing bucket). */
-void limiter_on_rate_limited(void *ctx, const struct http_request *req, double seconds)
+void limiter_on_rate_limited(void *ctx, const struct http_request *req,
+			     const struct http_response *resp, double seconds)
 {
 	struct limiter *l = ctx;
+	(void)resp;
 	const struct rl_bucket *b = NULL;
 	int n = l->map(l->map_ctx, req->bucket, &b);
 	for (int i = 0; i < n; i++) {
@@ -235,9 +248,23 @@ int limiter_note_remaining(struct limiter *l, const struct http_request *req, lo
 	const struct rl_bucket *b = NULL;
 	int n = l->map(l->map_ctx, req->bucket, &b);
 	int ret = 0;
-	for (int i = 0; i < n; i++)
-		if (b[i].limit > 0 && ratelimit_tighten(l->db, &b[i], remaining, reset_in_s))
+	for (int i = 0; i < n; i++) {
+		/* A bucket without a window has no count to correct, but
+		 * nothing left still means nobody sends until the reset. */
+		if (b[i].limit <= 0 && remaining > 0)
+			continue;
+		if (b[i].limit <= 0 && reset_in_s < 0) {
+			if (ratelimit_block(l->db, &b[i], rl_unknown_block_s(&b[i], -1)))
+				ret = -1;
+			continue;
+		}
+		if (ratelimit_tighten(l->db, &b[i], remaining, reset_in_s))
 			ret = -1;
+		else if (remaining <= 0)
+			log_info("server says nothing is left: bucket blocked until its reset",
+				 LF_S("provider", b[i].provider), LF_S("bucket", b[i].name),
+				 LF_F("reset_in_s", reset_in_s));
+	}
 	return ret;
 }
 
@@ -284,7 +311,7 @@ int limiter_server_remaining(const struct http_response *resp, double now_wall, 
 }
 
 enum http_class limiter_classify(void *ctx, const struct http_request *req,
-				 const struct http_response *resp, enum http_class dflt)
+				 struct http_response *resp, enum http_class dflt)
 {
 	long remaining;
 	double reset_in;

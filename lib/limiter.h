@@ -1,18 +1,24 @@
 /*
  * The shared rate limiter (lib/ratelimit) as lib/http hooks.
  *
- * Before every attempt, a slot is taken in all of the request's buckets
- * (ratelimit_take) and waited for. Right before the request really leaves
- * (http's before_send, once libcurl has a connection) the send is stamped,
- * and a send that would leave later than rl_send_allowance() after its slot,
- * or a send with no slot of its own (libcurl's silent re-send on a new
- * connection), takes a new slot first: every request that reaches the
- * provider has its own slot and leaves within the allowance of it, so
- * together with the margin between slots no gap at the provider is shorter
- * than the spacing. A budget that stays closed longer than
- * max_wait_s refuses the attempt with a reason such as
- * "budget exhausted on /volumes/ (reopens in 42m)". A rate-limit answer from
- * the server blocks the request's buckets for every process.
+ * Before every attempt, a slot is reserved in all of the request's buckets
+ * (ratelimit_reserve): the hook never sleeps, it answers "send not before
+ * T" (http_grant.send_at) and the http driver waits — http_send() by
+ * sleeping, a pool by parking that transfer while others move. Right before
+ * the request really leaves (http's before_send, once libcurl has a
+ * connection) the send is stamped, and a send that would leave later than
+ * the spacing margin after its slot, or a send with no slot of its own
+ * (libcurl's silent re-send on a new connection), takes a new slot first
+ * (waiting for it there: rare, and short): every request that reaches the
+ * provider has its own slot and leaves within the margin of it, so no gap at
+ * the provider is shorter than the spacing. A budget that stays closed
+ * longer than max_wait_s refuses the attempt with a reason such as
+ * "budget exhausted on /volumes/ (reopens in 42m)" and HTTP_REFUSED_BUDGET
+ * in that request's response. A rate-limit answer from the server blocks
+ * the request's buckets for every process.
+ *
+ * Nothing a hook concludes about one request is kept here: it goes back in
+ * that request's grant and response. The counters are the run's.
  *
  *	struct limiter lim;
  *	limiter_init(&lim, task_rl_db(&t), comicvine_buckets, NULL, 60);
@@ -43,15 +49,15 @@ struct limiter {
 	double max_wait_s;      /* longest wait for a slot before refusing */
 	bool prepared;          /* ratelimit_prepare() done on this connection */
 
-	/* Filled in by the hooks. */
-	char stop_reason[256];  /* why the last refusal happened; "" when none */
-	bool exhausted;         /* the last refusal was a closed budget */
-	bool stopped;           /* the last refusal was the deadline or a signal */
-	double retry_in_s;      /* when exhausted: seconds until it reopens */
+	/* A rate-limit answer without Retry-After means the window is spent
+	 * (ComicVine's rule): a windowed bucket is blocked until its window
+	 * ends. Otherwise it pauses a few spacings, like a spacing-only one. */
+	bool unknown_wait_is_window;
+
+	/* Counted by the hooks: the run's totals, never one request's state. */
 	long long granted;      /* slots taken (granted - sent: slots missed and taken again) */
 	long long respaced;     /* slots taken again because a send would have left late */
 	long long sent;         /* requests that went out (stamped by before_send) */
-	double slot_mono;       /* the last granted slot, on our clock (rl_take) */
 	int unsent;             /* slots granted and neither sent nor given up; an
 				 * attempt that failed before sending leaves one
 				 * here for good, which only disables the cheap
@@ -67,12 +73,15 @@ void limiter_init(struct limiter *l, struct db *db, limiter_map_fn map, void *ma
  * for the provider client to fill in. */
 struct http_hooks limiter_hooks(struct limiter *l);
 
-int limiter_before_attempt(void *ctx, const struct http_request *req, char *reason, size_t reason_len);
+int limiter_before_attempt(void *ctx, const struct http_request *req, struct http_grant *g);
 int limiter_before_send(void *ctx, const struct http_request *req, const struct http_send *send,
-			char *reason, size_t reason_len);
+			struct http_grant *g);
 /* seconds < 0 (the server gave no Retry-After): rl_unknown_block_s(). */
-void limiter_on_rate_limited(void *ctx, const struct http_request *req, double seconds);
-/* The server reported what is left (X-RateLimit-Remaining and friends). */
+void limiter_on_rate_limited(void *ctx, const struct http_request *req,
+			     const struct http_response *resp, double seconds);
+/* The server reported what is left (X-RateLimit-Remaining and friends).
+ * Buckets without a window of their own take it too when nothing is left:
+ * "Remaining: 0, Reset: 30" blocks them until the reset. */
 int limiter_note_remaining(struct limiter *l, const struct http_request *req, long remaining,
 			   double reset_in_s);
 
@@ -80,7 +89,7 @@ int limiter_note_remaining(struct limiter *l, const struct http_request *req, lo
  * into the shared buckets and keeps the default class. Provider clients with
  * a classify of their own call limiter_note_remaining() instead. */
 enum http_class limiter_classify(void *ctx, const struct http_request *req,
-				 const struct http_response *resp, enum http_class dflt);
+				 struct http_response *resp, enum http_class dflt);
 
 /* Pure helpers (unit-tested). */
 /* The server's count of what is left, from the first pair present of

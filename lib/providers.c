@@ -1,24 +1,43 @@
 #include "providers.h"
 
+#include <stdlib.h>
+
 #include "comicvine.h"
 #include "config.h"
+#include "provider.h"
+
+bool provider_configured(const struct provider_desc *d)
+{
+	return d->secret_var && config_get(d->secret_var) != NULL;
+}
+
+int provider_validate(const struct provider_desc *d)
+{
+	char *base_url;
+	const char *secret;
+	if (provider_config_from_env(d, true, &base_url, &secret))
+		return -1;
+	free(base_url);
+	return 0;
+}
 
 static bool comicvine_configured(void)
 {
-	return config_get("COMICVINE_API_KEY") != NULL;
+	return provider_configured(&comicvine_desc);
 }
 
+/* The descriptor's variables, then ComicVine's own (limits, intervals). */
 static int comicvine_validate(void)
 {
 	struct comicvine_config cfg;
-	if (comicvine_config_from_env(&cfg, true))
+	if (provider_validate(&comicvine_desc) || comicvine_config_from_env(&cfg, true))
 		return -1;
 	comicvine_config_release(&cfg);
 	return 0;
 }
 
-/* Provider clients add their entry here as they land. */
+/* A provider adds its entry here as it lands. */
 const struct provider_check provider_checks[] = {
-	{ "comicvine", comicvine_configured, comicvine_validate, comicvine_ping },
-	{ NULL, NULL, NULL, NULL },
+	{ "comicvine", comicvine_configured, comicvine_validate, comicvine_ping, &comicvine_desc },
+	{ NULL, NULL, NULL, NULL, NULL },
 };

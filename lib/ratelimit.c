@@ -181,7 +181,7 @@ static int take_once(struct db *db, const char *sql, const char *buckets, double
 }
 
 static int take_with(struct db *db, const char *sql, const struct rl_bucket *b, int n,
-		     double max_wait_s, struct rl_take *out)
+		     double max_wait_s, bool settle, struct rl_take *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->limiting = -1;
@@ -206,6 +206,22 @@ static int take_with(struct db *db, const char *sql, const struct rl_bucket *b, 
 		return -1;
 	if (out->limiting >= n)
 		out->limiting = -1;
+	if (!settle) {
+		/* The database measured wait_s at its last moment: the slot is
+		 * t1 + wait_s on our clock, less the trip back (the margin's). */
+		out->outcome = granted ? RL_GRANTED : RL_EXHAUSTED;
+		if (granted) {
+			/* As below: the slot is at least t0 + wait_s; sent at
+			 * t1 + wait_s, never early. */
+			out->slot_mono = t0 + (wait_s > 0 ? wait_s : 0);
+			out->wake_mono = t1 + (wait_s > 0 ? wait_s : 0);
+			out->waited_s = wait_s > 0 ? wait_s : 0;
+		} else {
+			out->retry_in_s = wait_s;
+		}
+		log_debug("rate reserve", LF_F("rtt_ms", (t1 - t0) * 1000), LF_F("wait_ms", wait_s * 1000));
+		return 0;
+	}
 	out->outcome = rl_settle(granted, wait_s);
 	/* The database measured wait_s at its last moment, somewhere between
 	 * t0 and t1 on our clock: the slot is at least t0 + wait_s. We sleep to
@@ -227,13 +243,19 @@ static int take_with(struct db *db, const char *sql, const struct rl_bucket *b, 
 int ratelimit_take(struct db *db, const struct rl_bucket *b, int n, double max_wait_s,
 		   struct rl_take *out)
 {
-	return take_with(db, take_sql, b, n, max_wait_s, out);
+	return take_with(db, take_sql, b, n, max_wait_s, true, out);
+}
+
+int ratelimit_reserve(struct db *db, const struct rl_bucket *b, int n, double max_wait_s,
+		      struct rl_take *out)
+{
+	return take_with(db, take_sql, b, n, max_wait_s, false, out);
 }
 
 int ratelimit_respace(struct db *db, const struct rl_bucket *b, int n, double max_wait_s,
 		      bool alone, struct rl_take *out)
 {
-	return take_with(db, alone ? respace_alone_sql : respace_sql, b, n, max_wait_s, out);
+	return take_with(db, alone ? respace_alone_sql : respace_sql, b, n, max_wait_s, true, out);
 }
 
 /* A negative cap never grants: the call only upserts and plans. */

@@ -43,6 +43,8 @@ struct rl_take {
 			    * earliest: the database's answer may have taken a while to
 			    * arrive, so lateness measured from here counts that too */
 	int limiting;      /* index in b of the bucket that set the slot; -1: none */
+	double wake_mono;  /* ratelimit_reserve, RL_GRANTED: when to send, never early
+			    * (the slot from the answer's arrival); >= slot_mono */
 };
 
 /* Take a slot in all n buckets. When a window reopens within max_wait_s (and
@@ -50,6 +52,11 @@ struct rl_take {
  * taking anything. -1 on database error. */
 int ratelimit_take(struct db *db, const struct rl_bucket *b, int n, double max_wait_s,
 		   struct rl_take *out);
+/* As ratelimit_take, without the sleep: the slot is reserved, out->wake_mono
+ * says when to send and out->slot_mono is the slot at its earliest, which
+ * lateness is judged from. Whoever sends waits for it. */
+int ratelimit_reserve(struct db *db, const struct rl_bucket *b, int n, double max_wait_s,
+		      struct rl_take *out);
 /* A new slot for a request whose slot went unused because the send would
  * have left too late (rl_send_allowance): spacing and blocks only, since the
  * windows counted the request with its first slot. `alone`: this connection

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "comicvine.h"
+#include "json_text.h"
 #include "log.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -16,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		log_setup(LOG_QUIET, false);
 	size_t len;
 	int replaced;
-	char *body = cv_sanitize_json((const char *)data, size, &len, &replaced);
+	char *body = json_text_sanitize((const char *)data, size, &len, &replaced);
 	struct cv_page page;
 	long code;
 	char err[256];

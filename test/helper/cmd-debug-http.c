@@ -61,9 +61,10 @@ struct debug_opts {
 
 static long rate_limited_calls;
 
-static void count_rate_limited(void *ctx, const struct http_request *req, double seconds)
+static void count_rate_limited(void *ctx, const struct http_request *req,
+			       const struct http_response *resp, double seconds)
 {
-	(void)ctx, (void)req, (void)seconds;
+	(void)ctx, (void)req, (void)resp, (void)seconds;
 	rate_limited_calls++;
 }
 

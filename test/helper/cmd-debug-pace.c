@@ -5,6 +5,7 @@
  * provider's spacing and window.
  */
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -62,11 +63,11 @@ static void setup_buckets(struct pace_buckets *pb, const struct pace_opts *o)
 struct pace_result {
 	long sent, failed;
 	bool exhausted, stopped;
+	char why[512]; /* the refusal that ended the run, as its response said */
 };
 
 /* Send until done, the budget closes, or a stop; every response counts as sent. */
-static void send_all(struct http_client *http, struct limiter *lim, const struct pace_opts *o,
-		     struct pace_result *res)
+static void send_all(struct http_client *http, const struct pace_opts *o, struct pace_result *res)
 {
 	struct http_request req = { .url = o->url, .bucket = o->bucket, .label = "GET debug-pace" };
 	for (long i = 0; i < o->count; i++) {
@@ -77,14 +78,20 @@ static void send_all(struct http_client *http, struct limiter *lim, const struct
 		struct http_response resp;
 		int rc = http_send(http, &req, &resp);
 		enum http_outcome outcome = resp.outcome;
-		bool failed = rc && !(outcome == HTTP_DENIED && lim->exhausted) &&
-			      outcome != HTTP_STOPPED && !lim->stopped;
+		bool exhausted = outcome == HTTP_DENIED && resp.refusal == HTTP_REFUSED_BUDGET;
+		bool failed = rc && !exhausted && outcome != HTTP_STOPPED &&
+			      resp.refusal != HTTP_REFUSED_STOPPED;
 		if (failed)
 			log_warn("request failed", LF_S("error", resp.error));
+		if (rc && !failed && !res->why[0]) {
+			/* The limiter's words, without http's "GET …: not sent: ". */
+			const char *why = strstr(resp.error, "not sent: ");
+			snprintf(res->why, sizeof(res->why), "%s", why ? why + 10 : resp.error);
+		}
 		http_response_release(&resp);
 		if (!rc) {
 			res->sent++;
-		} else if (outcome == HTTP_DENIED && lim->exhausted) {
+		} else if (exhausted) {
 			res->exhausted = true;
 			return;
 		} else if (!failed) {
@@ -131,6 +138,8 @@ static int run_pace(struct task *t, const struct pace_opts *o)
 		return fail(t);
 	struct limiter lim;
 	limiter_init(&lim, rl_db, map_buckets, &pb, o->max_wait);
+	/* Stands in for ComicVine: a 420 without Retry-After spends the window. */
+	lim.unknown_wait_is_window = true;
 	struct http_hooks hooks = limiter_hooks(&lim);
 	if (o->server_limits)
 		hooks.classify = limiter_classify;
@@ -140,7 +149,7 @@ static int run_pace(struct task *t, const struct pace_opts *o)
 
 	struct pace_result res = { 0 };
 	double start = clock_mono();
-	send_all(http, &lim, o, &res);
+	send_all(http, o, &res);
 	print_result(&res, &lim, clock_mono() - start, http_client_attempts(http));
 
 	t->run.processed = res.sent + res.failed;
@@ -149,7 +158,7 @@ static int run_pace(struct task *t, const struct pace_opts *o)
 	json_object_set_new(t->run.summary, "granted", json_integer(lim.granted));
 	json_object_set_new(t->run.summary, "exhausted", json_boolean(res.exhausted));
 	enum run_status status = pace_status(&res);
-	const char *why = lim.stop_reason[0] ? lim.stop_reason : NULL;
+	const char *why = res.why[0] ? res.why : NULL;
 	return exit_code_for_run(task_end(t, status, status == RUN_SUCCEEDED ? NULL : why));
 }
 

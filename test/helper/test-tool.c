@@ -23,6 +23,7 @@
 static const struct command test_commands[] = {
 	ENTRY(debug_http, "debug-http", "send requests through lib/http"),
 	ENTRY(debug_pace, "debug-pace", "send paced requests through the rate limiter"),
+	ENTRY(debug_provider, "debug-provider", "page a second, throwaway provider through lib/provider"),
 	ENTRY(debug_work, "debug-work", "a job that only waits, for lock and signal tests"),
 	{ NULL, NULL, NULL, NULL, false, NULL },
 };

@@ -14,6 +14,7 @@
 
 DECLARE_COMMAND(debug_http);
 DECLARE_COMMAND(debug_pace);
+DECLARE_COMMAND(debug_provider);
 DECLARE_COMMAND(debug_work);
 
 #endif

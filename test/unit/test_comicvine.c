@@ -12,13 +12,14 @@
 #include <cmocka.h>
 
 #include "comicvine.h"
+#include "json_text.h"
 #include "log.h"
 #include "primecache_internal.h"
 
 static char *sanitize(const char *in, int *replaced)
 {
 	size_t len;
-	return cv_sanitize_json(in, strlen(in), &len, replaced);
+	return json_text_sanitize(in, strlen(in), &len, replaced);
 }
 
 static void test_sanitize_keeps_valid_json(void **state)

@@ -451,13 +451,15 @@ struct hook_state {
 	int deny_after;
 };
 
-static int deny_hook(void *ctx, const struct http_request *req, char *reason, size_t len)
+static int deny_hook(void *ctx, const struct http_request *req, struct http_grant *g)
 {
 	struct hook_state *h = ctx;
 	(void)req;
 	if (h->calls++ < h->deny_after)
 		return 0;
-	snprintf(reason, len, "budget for %s exhausted", req->bucket);
+	g->refusal = HTTP_REFUSED_BUDGET;
+	g->retry_in_s = 42;
+	snprintf(g->reason, sizeof(g->reason), "budget for %s exhausted", req->bucket);
 	return 1;
 }
 
@@ -479,6 +481,9 @@ static void test_send_denied_by_hook(void **state)
 	size_t len = strlen(resp.error);
 	assert_true(!strncmp(resp.error, "GET /x: could not connect (curl: ", 33));
 	assert_true(len > sizeof(tail) && !strcmp(resp.error + len - (sizeof(tail) - 1), tail));
+	/* The refusal travels with this request, not in the client. */
+	assert_int_equal(resp.refusal, HTTP_REFUSED_BUDGET);
+	assert_true(resp.retry_in_s == 42);
 	http_response_release(&resp);
 	http_client_free(c);
 }

@@ -272,14 +272,17 @@ static void test_unlimited_request_passes_without_database(void **state)
 	assert_ptr_equal(h.ctx, &l);
 	assert_null(h.classify);
 	struct http_request req = { .url = "http://127.0.0.1/", .bucket = "none" };
-	char reason[64] = "";
-	assert_int_equal(h.before_attempt(h.ctx, &req, reason, sizeof(reason)), 0);
+	struct http_grant g = { 0 };
+	assert_int_equal(h.before_attempt(h.ctx, &req, &g), 0);
+	assert_true(g.send_at == 0); /* nothing reserved: now */
 	struct http_send late = { .granted_at = -1, .max_wait_s = 10 };
-	assert_int_equal(h.before_send(h.ctx, &req, &late, reason, sizeof(reason)), 0);
-	h.on_rate_limited(h.ctx, &req, 5); /* nothing to block */
+	assert_int_equal(h.before_send(h.ctx, &req, &late, &g), 0);
+	struct http_response resp = { .retry_after_s = -1 };
+	h.on_rate_limited(h.ctx, &req, &resp, 5); /* nothing to block */
 	assert_int_equal(l.granted, 0);
 	assert_int_equal(l.blocks, 0);
-	assert_string_equal(reason, "");
+	assert_string_equal(g.reason, "");
+	assert_int_equal(g.refusal, HTTP_REFUSED_NONE);
 }
 
 int main(void)
