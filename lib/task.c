@@ -116,14 +116,22 @@ void task_problem(struct task *t, const char *fmt, ...)
 	free(safe);
 }
 
-struct http_client *task_http(struct task *t, const struct http_hooks *hooks)
+struct http_client *task_http_client(struct task *t, const struct http_hooks *hooks)
 {
-	if (t->http)
-		return t->http;
+	if (t->n_clients >= TASK_MAX_CLIENTS) {
+		error("too many http clients in one run (at most %d)", TASK_MAX_CLIENTS);
+		return NULL;
+	}
 	struct http_config cfg;
 	if (http_config_from_env(&cfg))
 		return NULL;
-	t->http = http_client_new(&cfg, hooks);
+	return t->clients[t->n_clients++] = http_client_new(&cfg, hooks);
+}
+
+struct http_client *task_http(struct task *t, const struct http_hooks *hooks)
+{
+	if (!t->http)
+		t->http = task_http_client(t, hooks);
 	return t->http;
 }
 
@@ -173,7 +181,9 @@ static void print_json(const struct task *t, enum run_status status, const char 
 
 static void release(struct task *t)
 {
-	http_client_free(t->http);
+	for (int i = 0; i < t->n_clients; i++)
+		http_client_free(t->clients[i]);
+	t->n_clients = 0;
 	db_close(t->rl_db);
 	db_close(t->db); /* ends the session: the advisory lock goes with it */
 	runs_release(&t->run);
@@ -230,8 +240,9 @@ enum run_status task_end(struct task *t, enum run_status status, const char *err
 		status = RUN_INTERRUPTED;
 	}
 	double duration = clock_mono() - t->run.started_mono;
-	if (t->http)
-		t->run.api_requests = http_client_attempts(t->http);
+	t->run.api_requests = 0;
+	for (int i = 0; i < t->n_clients; i++)
+		t->run.api_requests += http_client_attempts(t->clients[i]);
 	enum stop_reason reason = deadline_reason();
 	if (reason != STOP_NONE)
 		json_object_set_new(t->run.summary, "stopped_by", json_string(deadline_reason_name(reason)));

@@ -33,13 +33,16 @@ struct task_options {
 };
 
 #define TASK_MAX_LOCKS 64
+#define TASK_MAX_CLIENTS 16
 
 struct task {
 	struct task_options opt;
 	char lock_key[128];
 	struct db *db;      /* work connection; holds the session lock */
 	struct db *rl_db;   /* rate-limiter connection, never inside a transaction */
-	struct http_client *http;
+	struct http_client *http;  /* the first client (task_http) */
+	struct http_client *clients[TASK_MAX_CLIENTS]; /* every client, http included */
+	int n_clients;
 	struct run run;
 	bool locked;
 	bool started;
@@ -61,6 +64,11 @@ enum task_start task_begin(struct task *t, const struct task_options *opt);
  * environment and the given hooks (borrowed for the task's life). NULL on a
  * configuration error (reported). */
 struct http_client *task_http(struct task *t, const struct http_hooks *hooks);
+/* One more client, for a job with several providers (or several accounts of
+ * one), each with its own hooks: owned by the task, its attempts counted in
+ * the run's api_requests with the others'. NULL on a configuration error or
+ * past TASK_MAX_CLIENTS (reported). */
+struct http_client *task_http_client(struct task *t, const struct http_hooks *hooks);
 /* The limiter connection, opened on first use. */
 struct db *task_rl_db(struct task *t);
 /* Finish: status, error (may be NULL), metrics, summary; release everything.
