@@ -17,6 +17,7 @@
 
 #include "clock.h"
 #include "config.h"
+#include "http_trust.h"
 #include "deadline.h"
 #include "http_internal.h"
 #include "log.h"
@@ -495,19 +496,6 @@ static void setup_method(CURL *easy, const struct http_request *req)
 		curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, m);
 }
 
-/* TLS verification stays on; only the trust store is configurable. */
-static void setup_tls(CURL *easy)
-{
-	const char *bundle = config_get("CURL_CA_BUNDLE");
-	if (!bundle)
-		bundle = config_get("SSL_CERT_FILE");
-	if (bundle)
-		curl_easy_setopt(easy, CURLOPT_CAINFO, bundle);
-	const char *dir = config_get("SSL_CERT_DIR");
-	if (dir)
-		curl_easy_setopt(easy, CURLOPT_CAPATH, dir);
-}
-
 static void setup_easy(struct xfer *x, CURL *easy)
 {
 	const struct http_config *cfg = &x->c->cfg;
@@ -531,7 +519,7 @@ static void setup_easy(struct xfer *x, CURL *easy)
 		curl_easy_setopt(easy, CURLOPT_USERPWD, req->userpwd);
 	}
 	setup_method(easy, req);
-	setup_tls(easy);
+	http_trust_apply(easy);
 
 	double budget = deadline_remaining();
 	x->timeout_is_deadline = budget <= cfg->timeout_s;

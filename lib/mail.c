@@ -18,6 +18,7 @@
 #include "buf.h"
 #include "clock.h"
 #include "config.h"
+#include "http_trust.h"
 #include "deadline.h"
 #include "log.h"
 #include "redact.h"
@@ -334,19 +335,6 @@ static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off
 	return now - up->stop_seen > MAIL_STOP_GRACE_S;
 }
 
-/* The same trust settings as lib/http.c, so CURL_CA_BUNDLE means one thing. */
-static void setup_tls(CURL *easy)
-{
-	const char *bundle = config_get("CURL_CA_BUNDLE");
-	if (!bundle)
-		bundle = config_get("SSL_CERT_FILE");
-	if (bundle)
-		curl_easy_setopt(easy, CURLOPT_CAINFO, bundle);
-	const char *dir = config_get("SSL_CERT_DIR");
-	if (dir)
-		curl_easy_setopt(easy, CURLOPT_CAPATH, dir);
-}
-
 static void random_hex(char *out, size_t nbytes)
 {
 	unsigned char r[32];
@@ -446,7 +434,7 @@ int mail_send(const struct mail_config *cfg, const struct mail_message *msg,
 	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(easy, CURLOPT_USE_SSL,
 			 (long)(cfg->tls == MAIL_TLS_NONE ? CURLUSESSL_NONE : CURLUSESSL_ALL));
-	setup_tls(easy);
+	http_trust_apply(easy);
 	if (cfg->username) {
 		curl_easy_setopt(easy, CURLOPT_USERNAME, cfg->username);
 		curl_easy_setopt(easy, CURLOPT_PASSWORD, cfg->password);
