@@ -54,23 +54,31 @@ static char *args_text(json_t *args)
 }
 
 static long long insert_run(struct db *db, const char *job, const char *lock_key, json_t *args,
-			    const char *status, const char *error)
+			    const char *status, const char *reason)
 {
 	char dyno[64], host[256], pid[24];
 	where(dyno, sizeof(dyno), host, sizeof(host), pid, sizeof(pid));
 	char *args_json = args_text(args);
-	const char *params[] = { job, lock_key, args_json, status, error, *dyno ? dyno : NULL, host, pid };
+	const char *params[] = { job, lock_key, args_json, status, reason, *dyno ? dyno : NULL, host, pid };
 	struct db_result *r = db_query(
 		db,
 		"INSERT INTO jobrun.runs (job, lock_key, args, status, error, dyno, host, pid, finished_at) "
 		"VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, $8::integer, "
-		"        CASE WHEN $4 = 'running' THEN NULL ELSE now() END) RETURNING id",
+		"        CASE WHEN $4 = 'running' THEN NULL ELSE now() END) "
+		/* A running row takes its run lock in the statement that
+		 * creates it: before the row is visible to anyone, so no other
+		 * run can ever see it running with its lock free. */
+		"RETURNING id, $4 <> 'running' "
+		"OR pg_try_advisory_lock(hashtextextended('jobrun.run:' || id, 0))",
 		8, params);
 	free(args_json);
 	if (!r)
 		return -1;
 	long long id = db_ll(r, 0, 0, -1);
+	bool held = db_bool(r, 0, 1);
 	db_result_free(r);
+	if (id > 0 && !held)
+		return error("could not take the lock of run %lld", id);
 	return id;
 }
 
@@ -112,16 +120,6 @@ long long runs_record_skipped(struct db *db, const char *job, const char *lock_k
 			      const char *reason)
 {
 	return insert_run(db, job, lock_key, args, "skipped", reason);
-}
-
-int runs_hold(struct db *db, const struct run *run)
-{
-	char key[48];
-	bool held;
-	snprintf(key, sizeof(key), "jobrun.run:%lld", run->id);
-	if (db_try_lock(db, key, &held))
-		return -1;
-	return held ? 0 : error("could not take the lock of run %lld", run->id);
 }
 
 int runs_mark_abandoned(struct db *db, const char *lock_key, const char *job, long long except_id,

@@ -36,7 +36,9 @@ struct run {
 const char *run_status_name(enum run_status s);
 int run_status_parse(const char *s, enum run_status *out);
 
-/* Insert a `running` row. args: a JSON object of the invocation (borrowed). */
+/* Insert a `running` row, and hold the run's own lock ("jobrun.run:<id>")
+ * for as long as the session lives: how later runs tell a live run from one
+ * whose process died. args: a JSON object of the invocation (borrowed). */
 int runs_begin(struct db *db, struct run *run, const char *job, const char *lock_key, json_t *args);
 /* Final status, counters, summary, error (redacted, may be NULL). */
 int runs_finish(struct db *db, struct run *run, enum run_status status, const char *error);
@@ -44,9 +46,6 @@ int runs_finish(struct db *db, struct run *run, enum run_status status, const ch
  * Returns its id, or -1. */
 long long runs_record_skipped(struct db *db, const char *job, const char *lock_key, json_t *args,
 			const char *reason);
-/* Hold the run's own lock ("jobrun.run:<id>") for as long as the session
- * lives: how later runs tell a live run from one whose process died. */
-int runs_hold(struct db *db, const struct run *run);
 /* Mark `running` rows of this job or lock key (NULL: none), other than
  * except_id, `abandoned` when their process is gone: their run lock is free. */
 int runs_mark_abandoned(struct db *db, const char *lock_key, const char *job, long long except_id,

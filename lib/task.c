@@ -78,8 +78,7 @@ enum task_start task_begin(struct task *t, const struct task_options *opt)
 	log_set_context(opt->job, t->run.id);
 
 	long long abandoned = 0;
-	if (runs_hold(t->db, &t->run) ||
-	    runs_mark_abandoned(t->db, t->lock_key, opt->job, t->run.id, &abandoned))
+	if (runs_mark_abandoned(t->db, t->lock_key, opt->job, t->run.id, &abandoned))
 		return TASK_FAILED;
 	if (abandoned)
 		log_warn("marked runs of a dead process abandoned", LF_I("count", abandoned));
