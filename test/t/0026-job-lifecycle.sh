@@ -25,8 +25,9 @@ is "$(jf 'all(o["duration_s"] >= 0 and o["started_at"].endswith("Z") for o in d[
 is "$(sql "SELECT summary->'operations'->0->>'error' IS NULL FROM jobrun.runs WHERE id = $(jf 'd["run_id"]')")" \
 	"t" "operations are stored in the run record"
 
-# A unit held by another process is skipped, the others go on.
-bg_jobrun debug-work --items 200 --item-time 50ms --units west
+# A unit held by another process is skipped, the others go on. The holder
+# runs far longer than the checks take, even under valgrind.
+bg_jobrun debug-work --items 1000 --item-time 1s --units west
 holder=$BG_PID
 check "a run holding unit 'west' is working" wait_for_line "$BG_OUT" 'msg=working'
 run_jobrun --json debug-work --items 2 --item-time 1ms --units east,west
