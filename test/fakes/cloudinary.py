@@ -319,8 +319,8 @@ class Account:
                     "secure_url": "https://res.cloudinary.com/%s/%s" % (self.cloud, path)})
         return rec
 
-    def add(self, spec, now):
-        """Add (or replace) one asset from a control spec; raise ValueError on a bad one."""
+    def check(self, spec, now):
+        """A control spec checked: (type, public_id, epoch, bytes, format, form); ValueError on a bad one."""
         if not isinstance(spec, dict):
             raise ValueError("an asset is a JSON object")
         public_id, rtype = spec.get("public_id"), spec.get("resource_type", "image")
@@ -348,11 +348,17 @@ class Account:
         form = spec.get("created_at_form")
         if form not in (None, "Z", "+00:00"):
             raise ValueError('created_at_form must be "Z" or "+00:00"')
+        return rtype, public_id, int(epoch), size, fmt, form
+
+    def add(self, checked):
+        """Add (or replace) one checked asset; its record as listed."""
+        rtype, public_id, epoch, size, fmt, form = checked
         with self.lock:
             zulu = self.added_seq % 2 == 0 if form is None else form == "Z"
             self.added_seq += 1
-            self.added[(rtype, public_id)] = {"epoch": int(epoch), "record": self.record(rtype, public_id, int(epoch), size, fmt, zulu)}
-        return self.added[(rtype, public_id)]["record"]
+            record = self.record(rtype, public_id, epoch, size, fmt, zulu)
+            self.added[(rtype, public_id)] = {"epoch": epoch, "record": record}
+        return record
 
     def added_stream(self, query, rtype, after):
         items = [(query.key(a["epoch"], pid, rtype), ("added", rtype, pid))
@@ -747,7 +753,8 @@ class Cloudinary(fakelib.Personality):
         specs = json.loads(request.body or b"null")
         specs = specs if isinstance(specs, list) else [specs]
         now = time.time()
-        added = [self.account.add(spec, now) for spec in specs]
+        checked = [self.account.check(spec, now) for spec in specs]      # all or nothing
+        added = [self.account.add(c) for c in checked]
         return {"ok": True, "added": added}
 
     def list_added(self):
