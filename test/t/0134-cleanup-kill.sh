@@ -28,7 +28,7 @@ check "jobrun's purge waits on the rows" wait_for_sql "$waiting" '^[0-9]+$' 60
 is "$(cld_calls DELETE)" 2 "both delete calls were answered before the purge"
 is "$(cld_existing image)" 0 "the assets are gone at Cloudinary"
 kill -9 "$BG_PID" 2>/dev/null
-wait_exit "$BG_PID"
+{ wait_exit "$BG_PID"; } 2>/dev/null
 is "$WAIT_RC" 137 "jobrun is killed (SIGKILL) in the middle of its purge"
 # A dead dyno's session goes with it.
 psql_q "SELECT pg_terminate_backend(pid) FROM ($waiting) w" >/dev/null
