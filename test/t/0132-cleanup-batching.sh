@@ -3,7 +3,7 @@
 # resource type per call (counted by the stand-in: 250 images = 3 calls),
 # every item purged once its assets are gone, the summary mailed and parsed.
 . "$(dirname "$0")/lib.sh"
-plan 16
+plan 20
 db_create
 db_migrate
 refapp_install
@@ -51,4 +51,16 @@ Succeeded \\(purged\\): 33
 Failed \\(kept in the trash\\): 0" "its body has the counts"
 like "$(printf '%s' "$body" | tr '\n' ' ')" "free: 33 / 33 / 0.*Assets deleted: 403 .*Admin API calls this run: 6.*API calls used: 6/500 \\(1\\.2 %\\)" \
 	"per plan, assets deleted and API usage"
+
+# --limit: every attempt counts; what it leaves waits for the next run.
+refapp_trash "$u" 25 '10 days' 10 image lim
+cld_upload_app_assets
+reset_fake
+run_jobrun --json cleanup --limit 2
+is "$RC $(jf 'd["summary"]["stop_reason"]')" "3 limit" "--limit 2 stops the run partial, reason limit"
+is "$(cld_deletes | wc -l) $(cld_existing image)" "2 52" "after 2 calls (200 assets); 50 assets are left"
+is "$(psql_q "SELECT count(*) FROM app.prompts WHERE title LIKE 'lim %'")" 5 \
+	"the 20 items whose assets all went are purged, the other 5 stay"
+run_jobrun cleanup
+is "$RC $(psql_q "SELECT count(*) FROM app.prompts WHERE title LIKE 'lim %'")" "0 0" "the next run purges them"
 done_testing
