@@ -20,8 +20,9 @@
 struct db;
 struct task;
 
-/* Items per jobrun.purge_items() call (one transaction each). */
-#define CL_PURGE_BATCH 500
+/* Items per jobrun.purge_items() call (one transaction each); a string,
+ * as it goes into SQL text. */
+#define CL_PURGE_BATCH "500"
 /* Failed delete calls in a row after which Cloudinary is taken to be down. */
 #define CL_MAX_FAILED_CALLS 3
 

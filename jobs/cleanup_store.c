@@ -166,11 +166,13 @@ struct db_result *cl_groups(struct cl_run *r)
 
 struct db_result *cl_batch(struct cl_run *r, const char *type, const char *delivery)
 {
-	const char *p[] = { type, delivery };
+	char limit[16];
+	snprintf(limit, sizeof(limit), "%d", CLOUDINARY_DELETE_MAX);
+	const char *p[] = { type, delivery, limit };
 	return db_query(r->db,
 			"SELECT DISTINCT public_id FROM cleanup_assets WHERE state IS NULL "
-			"AND resource_type = $1 AND delivery_type = $2 ORDER BY public_id LIMIT "
-			"100", 2, p);
+			"AND resource_type = $1 AND delivery_type = $2 ORDER BY public_id LIMIT $3",
+			3, p);
 }
 
 int cl_record(struct cl_run *r, const char *type, const char *delivery, const char *const *ids,
@@ -206,7 +208,7 @@ static const char purgeable_sql[] =
 	"   SELECT 1 FROM cleanup_assets a WHERE a.item_id = t.item_id"
 	"   AND a.public_id = t.public_id::text AND a.resource_type = t.resource_type::text"
 	"   AND a.state IN ('deleted', 'not_found', 'shared')))"
-	" ORDER BY i.item_id LIMIT " "500" ") b";
+	" ORDER BY i.item_id LIMIT " CL_PURGE_BATCH ") b";
 
 int cl_purge_batch(struct cl_run *r, long long *n)
 {
