@@ -387,3 +387,110 @@ _sql_matches() { psql_q "$1" 2>/dev/null | grep -Eq -- "$2"; }
 
 # jf <python expression on d>: a field of the JSON object jobrun printed (OUT).
 jf() { json_field "$OUT" "$1" 2>&1; }
+
+# ---------------------------------------------------------------------------
+# The reference app (scripts/refapp.sql) and its binding (issue 8, cleanup and
+# orphans). New functions only.
+# ---------------------------------------------------------------------------
+
+# refapp_install: the reference app's tables and its jobrun.* binding in the
+# test database (after db_create; before or after migrate).
+refapp_install() {
+	psql -X -q -v ON_ERROR_STOP=1 -d "$T_DB" -f "$T_ROOT/scripts/refapp.sql" >/dev/null ||
+		{ echo "Bail out! cannot install the reference app"; exit 1; }
+}
+
+# refapp_user <email> <plan>: prints the new user's id.
+refapp_user() {
+	psql_q "INSERT INTO app.users (email, plan) VALUES ('$1', '$2') RETURNING id"
+}
+
+# refapp_trash <user id> <count> <age, an SQL interval> <assets each> [type] [prefix]:
+# <count> prompts trashed <age> ago, each with <assets each> assets of
+# resource type [type] (image) named <prefix>/<prompt id>/<k> (prefix: p).
+# Prints nothing; the prompts' titles are "<prefix> <prompt id>".
+refapp_trash() {
+	psql_q "WITH p AS (
+		INSERT INTO app.prompts (user_id, deleted_at)
+		SELECT $1, now() - interval '$3' FROM generate_series(1, $2) RETURNING id)
+	INSERT INTO app.prompt_assets (prompt_id, public_id, resource_type)
+	SELECT p.id, '${6:-p}/' || p.id || '/' || k, '${5:-image}'
+	FROM p, generate_series(1, $4) k;
+	UPDATE app.prompts SET title = '${6:-p} ' || id WHERE title = ''" >/dev/null
+}
+
+# The Cloudinary stand-in, bound to the reference app (cleanup and orphans tests).
+CLD_KEY=cld-key-314159
+CLD_SECRET=cld-secret-canary-2718281828
+CLD_CLOUD=demo-cloud
+
+# cld_start [cloudinary.py args…]: the stand-in for account CLD_CLOUD; exports
+# CLOUDINARY_URL and CLOUDINARY_API_URL pointing jobrun at it.
+cld_start() {
+	T_SECRETS="$T_SECRETS $CLD_SECRET"
+	start_fake cld cloudinary.py --cloud "$CLD_CLOUD" --api-key "$CLD_KEY" \
+		--api-secret "$CLD_SECRET" "$@"
+	export CLOUDINARY_URL="cloudinary://$CLD_KEY:$CLD_SECRET@$CLD_CLOUD"
+	export CLOUDINARY_API_URL="$CLD_URL"
+	unset CLOUDINARY_HOURLY_LIMIT JOBRUN_RETENTION
+}
+
+# cld_upload_app_assets: every asset row of the reference app exists at the stand-in.
+cld_upload_app_assets() {
+	local specs
+	specs=$(psql_q "SELECT coalesce(json_agg(json_build_object('public_id', public_id,
+		'resource_type', resource_type, 'age', 86400 * 40)), '[]') FROM app.prompt_assets")
+	fake_post "$CLD_URL/_control/assets" "$specs" | grep -q '"ok": *true' ||
+		{ echo "Bail out! the stand-in refused the app's assets"; exit 1; }
+}
+
+# cld_existing <resource_type>: how many added assets of that type the stand-in still has.
+cld_existing() {
+	json_field "$(fake_get "$CLD_URL/_control/account")" "d['existing'].get('$1', 0)"
+}
+
+# cld_calls <method>: requests of that method the stand-in logged (this test).
+cld_calls() {
+	fake_settle "$CLD_URL"
+	cat "$T_TMP/cld.log.old" "$T_TMP/cld.log" 2>/dev/null | grep -c "\"method\": *\"$1\"" || true
+}
+
+# cld_deletes: one line per DELETE the stand-in answered: <status> <resource_type> <ids>
+cld_deletes() {
+	fake_settle "$CLD_URL"
+	python3 - "$T_TMP/cld.log" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if r.get("method") == "DELETE":
+        print(r.get("status"), r.get("resource_type"), r.get("public_ids"))
+PY
+}
+
+# mail_start: the SMTP stand-in (test/fakes/smtpfake.py) on loopback; exports
+# SMTP_URL and ADMIN_EMAIL. Messages land in $T_TMP/mail.mail/<n>.eml.
+mail_start() {
+	/usr/bin/python3 "$T_ROOT/test/fakes/smtpfake.py" --port 0 --port-file "$T_TMP/mail.port" \
+		--log "$T_TMP/mail.log" --maildir "$T_TMP/mail.mail" >"$T_TMP/mail.stdout" 2>&1 &
+	T_PIDS="$T_PIDS $!"
+	wait_until 20 test -s "$T_TMP/mail.port" ||
+		{ echo "Bail out! smtpfake did not start: $(cat "$T_TMP/mail.stdout")"; exit 1; }
+	export SMTP_URL="smtp://127.0.0.1:$(cat "$T_TMP/mail.port")" ADMIN_EMAIL="ops@example.com"
+	unset MAIL_FROM MAILGUN_SMTP_SERVER SENDGRID_USERNAME
+}
+
+# mails: how many messages the SMTP stand-in accepted.
+mails() { ls "$T_TMP/mail.mail" 2>/dev/null | grep -c '\.eml$' || true; }
+
+# mail_part <n> <subject|body|to>: a part of message n, parsed as a mail client would.
+mail_part() {
+	/usr/bin/python3 - "$T_TMP/mail.mail/$1.eml" "$2" <<'PY'
+import email, email.policy, sys
+m = email.message_from_bytes(open(sys.argv[1], "rb").read(), policy=email.policy.default)
+part = sys.argv[2]
+if part == "body":
+    print(m.get_body(preferencelist=("plain",)).get_content())
+else:
+    print(m[part])
+PY
+}
