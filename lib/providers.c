@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 
+#include "cloudinary.h"
 #include "comicvine.h"
 #include "config.h"
 #include "provider.h"
@@ -36,8 +37,24 @@ static int comicvine_validate(void)
 	return 0;
 }
 
+static bool cloudinary_configured(void)
+{
+	return provider_configured(&cloudinary_desc);
+}
+
+/* CLOUDINARY_URL's shape, the base URL and the hourly limit. */
+static int cloudinary_validate(void)
+{
+	struct cloudinary_config cfg;
+	if (cloudinary_config_from_env(&cfg, true))
+		return -1;
+	cloudinary_config_release(&cfg);
+	return 0;
+}
+
 /* A provider adds its entry here as it lands. */
 const struct provider_check provider_checks[] = {
 	{ "comicvine", comicvine_configured, comicvine_validate, comicvine_ping, &comicvine_desc },
+	{ "cloudinary", cloudinary_configured, cloudinary_validate, cloudinary_ping, &cloudinary_desc },
 	{ NULL, NULL, NULL, NULL, NULL },
 };
