@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app_binding.h"
 #include "buf.h"
 #include "commands.h"
 #include "config.h"
@@ -122,6 +123,34 @@ static void check_schema(struct checklist *c, struct db *db)
 	buf_release(&missing);
 }
 
+/* The app's views and function for cleanup and orphans: an app that runs
+ * neither needs none, so a missing one is a warning; a mis-shaped one is a
+ * configuration error. */
+static void check_binding(struct checklist *c, struct db *db)
+{
+	for (int o = 0; o < BINDING_N; o++) {
+		struct binding_status st;
+		char what[64], *detail = NULL;
+		snprintf(what, sizeof(what), "binding %s", binding_name(o));
+		if (binding_inspect(db, o, &st)) {
+			line(c, "FAIL", what, error_last());
+			continue;
+		}
+		if (st.state == BINDING_OK)
+			detail = xasprintf("ok (%s)", binding_used_by(o));
+		else if (st.state == BINDING_MISSING)
+			detail = xasprintf("missing (%s needs it): define %s", binding_used_by(o),
+					   binding_expected(o));
+		else
+			detail = xasprintf("mis-shaped: %s; expected %s", st.detail, binding_expected(o));
+		line(c, st.state == BINDING_OK ? "ok" : st.state == BINDING_MISSING ? "warn" : "FAIL",
+		     what, detail);
+		if (st.state == BINDING_MISSHAPED)
+			c->config_failed++;
+		free(detail);
+	}
+}
+
 static void check_database(struct checklist *c)
 {
 	struct db *db;
@@ -135,6 +164,7 @@ static void check_database(struct checklist *c)
 	line(c, "ok", "database", target);
 	free(target);
 	check_schema(c, db);
+	check_binding(c, db);
 	db_close(db);
 }
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cleanup.h"
 #include "commands.h"
 #include "job.h"
 #include "primecache.h"
@@ -22,6 +23,7 @@ const struct command commands[] = {
 	JOB(primecache),
 	ENTRY(migrate, "migrate", "apply the database schema (Procfile release phase)"),
 	ENTRY(runs, "runs", "show run history"),
+	JOB(cleanup),
 	JOB(prune),
 	ENTRY(doctor, "doctor", "check configuration, database, schema and providers"),
 	{ NULL, NULL, NULL, NULL, false, NULL },

@@ -4,12 +4,14 @@
  */
 #include <string.h>
 
+#include "cleanup.h"
 #include "job.h"
 #include "primecache.h"
 #include "prune.h"
 
 const struct job *const job_registry[] = {
 	&primecache_job,
+	&cleanup_job,
 	&prune_job,
 	NULL,
 };

@@ -346,7 +346,7 @@ int cloudinary_read_deleted(json_t *answer, const char *const *ids, size_t n,
 }
 
 enum provider_result cloudinary_delete(struct cloudinary *c, const char *resource_type,
-				       const char *const *ids, size_t n,
+				       const char *delivery_type, const char *const *ids, size_t n,
 				       enum cloudinary_deleted *out, char *err, size_t errlen)
 {
 	if (n == 0 || n > CLOUDINARY_DELETE_MAX) {
@@ -360,9 +360,11 @@ enum provider_result cloudinary_delete(struct cloudinary *c, const char *resourc
 		params[2 * i + 1] = ids[i];
 	}
 	params[2 * n] = NULL;
-	const char *tail[] = { "resources", resource_type, "upload", NULL }, *seg[8];
-	char label[96];
-	snprintf(label, sizeof(label), "DELETE /resources/%.40s/upload", resource_type);
+	if (!delivery_type)
+		delivery_type = "upload";
+	const char *tail[] = { "resources", resource_type, delivery_type, NULL }, *seg[8];
+	char label[112];
+	snprintf(label, sizeof(label), "DELETE /resources/%.40s/%.40s", resource_type, delivery_type);
 	struct provider_call call = { .method = "DELETE",
 				      .segments = cloudinary_path(c, tail, seg, 8),
 				      .params = params, .bucket = CLOUDINARY_BUCKET, .label = label };

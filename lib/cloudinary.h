@@ -18,7 +18,7 @@
  *
  *	struct cloudinary c;
  *	cloudinary_open(&c, t, &cfg, opt->limit, 300);   takes cfg's contents
- *	cloudinary_delete(&c, "image", ids, n, status, err, sizeof(err));
+ *	cloudinary_delete(&c, "image", NULL, ids, n, status, err, sizeof(err));
  *	cloudinary_close(&c);
  *
  * It never touches the database: the limiter it is given does.
@@ -119,11 +119,12 @@ enum cloudinary_deleted {
 	CLD_FAILED,    /* anything else, or left out of the answer */
 };
 
-/* DELETE /v1_1/<cloud>/resources/<resource_type>/upload with n <= 100
- * public_ids. On PROVIDER_OK, out[i] is ids[i]'s answer. Any other result:
- * nothing is known about the ids; err says why (redacted). */
+/* DELETE /v1_1/<cloud>/resources/<resource_type>/<delivery_type> with
+ * n <= 100 public_ids; delivery_type NULL is "upload". On PROVIDER_OK,
+ * out[i] is ids[i]'s answer. Any other result: nothing is known about the
+ * ids; err says why (redacted). */
 enum provider_result cloudinary_delete(struct cloudinary *c, const char *resource_type,
-				       const char *const *ids, size_t n,
+				       const char *delivery_type, const char *const *ids, size_t n,
 				       enum cloudinary_deleted *out, char *err, size_t errlen);
 /* Pure (unit-tested): a delete answer's "deleted" map into out[]. -1 when
  * the answer has no such object. */

@@ -387,3 +387,34 @@ _sql_matches() { psql_q "$1" 2>/dev/null | grep -Eq -- "$2"; }
 
 # jf <python expression on d>: a field of the JSON object jobrun printed (OUT).
 jf() { json_field "$OUT" "$1" 2>&1; }
+
+# ---------------------------------------------------------------------------
+# The reference app (scripts/refapp.sql) and its binding (issue 8, cleanup and
+# orphans). New functions only.
+# ---------------------------------------------------------------------------
+
+# refapp_install: the reference app's tables and its jobrun.* binding in the
+# test database (after db_create; before or after migrate).
+refapp_install() {
+	psql -X -q -v ON_ERROR_STOP=1 -d "$T_DB" -f "$T_ROOT/scripts/refapp.sql" >/dev/null ||
+		{ echo "Bail out! cannot install the reference app"; exit 1; }
+}
+
+# refapp_user <email> <plan>: prints the new user's id.
+refapp_user() {
+	psql_q "INSERT INTO app.users (email, plan) VALUES ('$1', '$2') RETURNING id"
+}
+
+# refapp_trash <user id> <count> <age, an SQL interval> <assets each> [type] [prefix]:
+# <count> prompts trashed <age> ago, each with <assets each> assets of
+# resource type [type] (image) named <prefix>/<prompt id>/<k> (prefix: p).
+# Prints nothing; the prompts' titles are "<prefix> <prompt id>".
+refapp_trash() {
+	psql_q "WITH p AS (
+		INSERT INTO app.prompts (user_id, deleted_at)
+		SELECT $1, now() - interval '$3' FROM generate_series(1, $2) RETURNING id)
+	INSERT INTO app.prompt_assets (prompt_id, public_id, resource_type)
+	SELECT p.id, '${6:-p}/' || p.id || '/' || k, '${5:-image}'
+	FROM p, generate_series(1, $4) k;
+	UPDATE app.prompts SET title = '${6:-p} ' || id WHERE title = ''" >/dev/null
+}
