@@ -250,63 +250,87 @@ static bool delete_allowed(struct orph_run *r)
 	return false;
 }
 
-/* One batch of one type, re-checked right before the call. 1 when the
- * type has no more candidates, 0 to go on, -1 to stop deleting. */
-static int delete_batch(struct orph_run *r, const char *type, long long *after, long *left)
+/* Up to `want` candidates of one type into ids/row_ids, re-checked against
+ * jobrun.asset_refs by the statement that reads them; those referenced
+ * again are skipped (and closed), so the batch is filled from the next
+ * ones. The strings are copies (*names). 1 when the type has no more, 0
+ * when the batch is full, -1 on a database error. */
+static int fill_batch(struct orph_run *r, const char *type, long long *after, size_t want,
+		      char **ids, long long *row_ids, size_t *k)
 {
-	long n = *left < CLOUDINARY_DELETE_MAX ? *left : CLOUDINARY_DELETE_MAX;
-	struct db_result *res = orph_delete_candidates(r, type, *after, n);
-	if (!res) {
-		storage_failed(r);
-		return -1;
+	while (*k < want) {
+		struct db_result *res = orph_delete_candidates(r, type, *after, (long)(want - *k));
+		if (!res)
+			return -1;
+		int rows = db_rows(res);
+		for (int i = 0; i < rows; i++) {
+			*after = db_ll(res, i, 0, *after);
+			if (db_bool(res, i, 2)) {
+				r->rechecked_referenced++;
+				log_info("referenced again since the scan: not deleted",
+					 LF_S("resource_type", type), LF_S("public_id", db_value(res, i, 1)));
+				continue;
+			}
+			row_ids[*k] = db_ll(res, i, 0, 0);
+			ids[(*k)++] = xstrdup(db_value(res, i, 1));
+		}
+		db_result_free(res);
+		if (rows == 0)
+			return 1;
 	}
-	int rows = db_rows(res);
-	const char *ids[CLOUDINARY_DELETE_MAX];
-	long long row_ids[CLOUDINARY_DELETE_MAX], gone[CLOUDINARY_DELETE_MAX];
-	size_t k = 0, n_gone = 0;
-	for (int i = 0; i < rows; i++) {
-		*after = db_ll(res, i, 0, *after);
-		if (db_bool(res, i, 2)) {
-			r->rechecked_referenced++;
-			log_info("referenced again since the scan: not deleted", LF_S("resource_type", type),
-				 LF_S("public_id", db_value(res, i, 1)));
+	return 0;
+}
+
+/* The answers of one delete call: findings of what is gone are marked. */
+static int record_deletes(struct orph_run *r, const char *type, char **ids,
+			  const long long *row_ids, size_t k, const enum cloudinary_deleted *out)
+{
+	long long gone[CLOUDINARY_DELETE_MAX];
+	size_t n_gone = 0;
+	for (size_t i = 0; i < k; i++) {
+		if (out[i] == CLD_FAILED) {
+			r->delete_failed++;
+			task_problem(r->t, "delete of %s '%s' failed", type, ids[i]);
 			continue;
 		}
-		row_ids[k] = db_ll(res, i, 0, 0);
-		ids[k++] = db_value(res, i, 1);
+		*(out[i] == CLD_DELETED ? &r->deleted : &r->not_found) += 1;
+		gone[n_gone++] = row_ids[i];
+		log_info(out[i] == CLD_DELETED ? "deleted" : "already gone", LF_S("resource_type", type),
+			 LF_S("public_id", ids[i]));
 	}
-	int ret = rows == 0 ? 1 : 0;
-	if (r->o->dry_run) {
+	return orph_mark_deleted(r, gone, n_gone);
+}
+
+/* One delete call for one type, filled and re-checked right before it. 1
+ * when the type has no more candidates, 0 to go on, -1 to stop deleting. */
+static int delete_batch(struct orph_run *r, const char *type, long long *after, long *left)
+{
+	size_t want = *left < CLOUDINARY_DELETE_MAX ? (size_t)*left : CLOUDINARY_DELETE_MAX, k = 0;
+	char *ids[CLOUDINARY_DELETE_MAX];
+	long long row_ids[CLOUDINARY_DELETE_MAX];
+	int ret = fill_batch(r, type, after, want, ids, row_ids, &k);
+	if (ret < 0)
+		storage_failed(r);
+	if (ret >= 0 && r->o->dry_run) {
 		for (size_t i = 0; i < k; i++)
 			log_info("would delete", LF_S("resource_type", type), LF_S("public_id", ids[i]));
 		r->would_delete += (long long)k;
-	} else if (k) {
+	} else if (ret >= 0 && k) {
 		enum cloudinary_deleted out[CLOUDINARY_DELETE_MAX];
 		char err[512];
-		enum provider_result pr = cloudinary_delete(&r->cld, type, NULL, ids, k, out, err,
-							    sizeof(err));
+		enum provider_result pr = cloudinary_delete(&r->cld, type, NULL, (const char *const *)ids,
+							    k, out, err, sizeof(err));
 		if (pr != PROVIDER_OK) {
 			setback(r, pr, err);
 			ret = -1;
-		}
-		for (size_t i = 0; pr == PROVIDER_OK && i < k; i++) {
-			if (out[i] == CLD_FAILED) {
-				r->delete_failed++;
-				task_problem(r->t, "delete of %s '%s' failed", type, ids[i]);
-				continue;
-			}
-			*(out[i] == CLD_DELETED ? &r->deleted : &r->not_found) += 1;
-			gone[n_gone++] = row_ids[i];
-			log_info(out[i] == CLD_DELETED ? "deleted" : "already gone",
-				 LF_S("resource_type", type), LF_S("public_id", ids[i]));
-		}
-		if (orph_mark_deleted(r, gone, n_gone)) {
+		} else if (record_deletes(r, type, ids, row_ids, k, out)) {
 			storage_failed(r);
 			ret = -1;
 		}
 	}
 	*left -= (long)k;
-	db_result_free(res);
+	for (size_t i = 0; i < k; i++)
+		free(ids[i]);
 	return ret;
 }
 
