@@ -93,6 +93,7 @@ struct orph_run {
 	struct orph_scan scan;
 	struct orph_counts run;    /* this run's */
 	long long pages;
+	double listing_s, db_s;    /* time in search calls and in page stores */
 	long long skipped;         /* records without what a finding needs */
 	enum orph_stop stop;
 	bool fatal;                /* bad credentials, storage failure */
