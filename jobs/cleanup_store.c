@@ -86,7 +86,8 @@ int cl_print_expired(struct cl_run *r)
 		return -1;
 	for (int i = 0; i < db_rows(res); i++) {
 		char age[32];
-		format_duration(db_double(res, i, 2, 0), age, sizeof(age));
+		/* To the minute: "31d2h5m" says enough. */
+		format_duration(60 * (double)(long long)(db_double(res, i, 2, 0) / 60), age, sizeof(age));
 		long long assets = db_ll(res, i, 4, 0);
 		log_info("would purge", LF_I("item", db_ll(res, i, 0, 0)), LF_S("plan", db_value(res, i, 1)),
 			 LF_S("age", age), LF_I("assets", assets), LF_S("label", db_value(res, i, 3)));

@@ -46,11 +46,15 @@ like "$OUT" "FAIL +binding jobrun.purge_items +mis-shaped: it returns setof bigi
 
 # A job that needs them (cleanup checks what it uses before any work).
 if [ -x "$JOBRUN" ] && "$JOBRUN" help cleanup >/dev/null 2>&1; then
+	psql_q "DROP VIEW jobrun.trash_items; DROP FUNCTION jobrun.purge_items(bigint[])" >/dev/null
+	refapp_install
 	psql_q "DROP VIEW jobrun.trash_assets" >/dev/null
 	export CLOUDINARY_URL="cloudinary://111:cld-secret-0123456789@demo" CLOUDINARY_API_URL="http://127.0.0.1:9"
+	T_SECRETS="$T_SECRETS cld-secret-0123456789"
 	run_jobrun cleanup
 	is "$RC" 78 "cleanup without jobrun.trash_assets exits 78"
-	like "$ERR$OUT" "jobrun.(trash_items is mis-shaped|trash_assets is missing)" "the error names the object"
+	like "$ERR$OUT" "jobrun.trash_assets is missing: the app must define view jobrun.trash_assets\\(item_id bigint, public_id text, resource_type text\\[, delivery_type text\\]\\)" \
+		"the error names the object and its expected columns"
 	is "$(psql_q "SELECT count(*) FROM jobrun.runs WHERE job = 'cleanup' AND status = 'running'")" 0 \
 		"nothing is left running"
 else

@@ -500,3 +500,79 @@ PY
 }
 # orph_report: the newest report file.
 orph_report() { ls -t "$JOBRUN_REPORT_DIR"/orphaned_files_*.csv 2>/dev/null | head -1; }
+
+# The Cloudinary stand-in, bound to the reference app (cleanup and orphans tests).
+CLD_KEY=cld-key-314159
+CLD_SECRET=cld-secret-canary-2718281828
+CLD_CLOUD=demo-cloud
+
+# cld_start [cloudinary.py args…]: the stand-in for account CLD_CLOUD; exports
+# CLOUDINARY_URL and CLOUDINARY_API_URL pointing jobrun at it.
+cld_start() {
+	T_SECRETS="$T_SECRETS $CLD_SECRET"
+	start_fake cld cloudinary.py --cloud "$CLD_CLOUD" --api-key "$CLD_KEY" \
+		--api-secret "$CLD_SECRET" "$@"
+	export CLOUDINARY_URL="cloudinary://$CLD_KEY:$CLD_SECRET@$CLD_CLOUD"
+	export CLOUDINARY_API_URL="$CLD_URL"
+	unset CLOUDINARY_HOURLY_LIMIT JOBRUN_RETENTION
+}
+
+# cld_upload_app_assets: every asset row of the reference app exists at the stand-in.
+cld_upload_app_assets() {
+	local specs
+	specs=$(psql_q "SELECT coalesce(json_agg(json_build_object('public_id', public_id,
+		'resource_type', resource_type, 'age', 86400 * 40)), '[]') FROM app.prompt_assets")
+	fake_post "$CLD_URL/_control/assets" "$specs" | grep -q '"ok": *true' ||
+		{ echo "Bail out! the stand-in refused the app's assets"; exit 1; }
+}
+
+# cld_existing <resource_type>: how many added assets of that type the stand-in still has.
+cld_existing() {
+	json_field "$(fake_get "$CLD_URL/_control/account")" "d['existing'].get('$1', 0)"
+}
+
+# cld_calls <method>: requests of that method the stand-in logged (this test).
+cld_calls() {
+	fake_settle "$CLD_URL"
+	cat "$T_TMP/cld.log.old" "$T_TMP/cld.log" 2>/dev/null | grep -c "\"method\": *\"$1\"" || true
+}
+
+# cld_deletes: one line per DELETE the stand-in answered: <status> <resource_type> <ids>
+cld_deletes() {
+	fake_settle "$CLD_URL"
+	python3 - "$T_TMP/cld.log" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if r.get("method") == "DELETE":
+        print(r.get("status"), r.get("resource_type"), r.get("public_ids"))
+PY
+}
+
+# mail_start: the SMTP stand-in (test/fakes/smtpfake.py) on loopback; exports
+# SMTP_URL and ADMIN_EMAIL. Messages land in $T_TMP/mail.mail/<n>.eml.
+mail_start() {
+	/usr/bin/python3 "$T_ROOT/test/fakes/smtpfake.py" --port 0 --port-file "$T_TMP/mail.port" \
+		--log "$T_TMP/mail.log" --maildir "$T_TMP/mail.mail" >"$T_TMP/mail.stdout" 2>&1 &
+	T_PIDS="$T_PIDS $!"
+	wait_until 20 test -s "$T_TMP/mail.port" ||
+		{ echo "Bail out! smtpfake did not start: $(cat "$T_TMP/mail.stdout")"; exit 1; }
+	export SMTP_URL="smtp://127.0.0.1:$(cat "$T_TMP/mail.port")" ADMIN_EMAIL="ops@example.com"
+	unset MAIL_FROM MAILGUN_SMTP_SERVER SENDGRID_USERNAME
+}
+
+# mails: how many messages the SMTP stand-in accepted.
+mails() { ls "$T_TMP/mail.mail" 2>/dev/null | grep -c '\.eml$' || true; }
+
+# mail_part <n> <subject|body|to>: a part of message n, parsed as a mail client would.
+mail_part() {
+	/usr/bin/python3 - "$T_TMP/mail.mail/$1.eml" "$2" <<'PY'
+import email, email.policy, sys
+m = email.message_from_bytes(open(sys.argv[1], "rb").read(), policy=email.policy.default)
+part = sys.argv[2]
+if part == "body":
+    print(m.get_body(preferencelist=("plain",)).get_content())
+else:
+    print(m[part])
+PY
+}
