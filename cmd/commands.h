@@ -68,5 +68,6 @@ DECLARE_COMMAND(prune);
 DECLARE_COMMAND(doctor);
 DECLARE_COMMAND(primecache);
 DECLARE_COMMAND(cleanup);
+DECLARE_COMMAND(orphans);
 
 #endif

@@ -10,6 +10,7 @@
 #include "cleanup.h"
 #include "commands.h"
 #include "job.h"
+#include "orphans.h"
 #include "primecache.h"
 #include "prune.h"
 #include "http.h"
@@ -24,6 +25,7 @@ const struct command commands[] = {
 	ENTRY(migrate, "migrate", "apply the database schema (Procfile release phase)"),
 	ENTRY(runs, "runs", "show run history"),
 	JOB(cleanup),
+	JOB(orphans),
 	JOB(prune),
 	ENTRY(doctor, "doctor", "check configuration, database, schema and providers"),
 	{ NULL, NULL, NULL, NULL, false, NULL },

@@ -6,12 +6,14 @@
 
 #include "cleanup.h"
 #include "job.h"
+#include "orphans.h"
 #include "primecache.h"
 #include "prune.h"
 
 const struct job *const job_registry[] = {
 	&primecache_job,
 	&cleanup_job,
+	&orphans_job,
 	&prune_job,
 	NULL,
 };

@@ -214,8 +214,8 @@ void provider_reply_release(struct provider_reply *r)
 /* What one built request owns. */
 struct built {
 	char *url;
-	char header_buf[2][512];
-	const char *headers[3];
+	char header_buf[3][512];
+	const char *headers[4];
 	struct http_request req;
 };
 
@@ -279,8 +279,14 @@ static int build(struct provider *p, const struct provider_call *c,
 		snprintf(b->header_buf[1], sizeof(b->header_buf[1]), "User-Agent: %s", p->user_agent);
 		b->headers[nh++] = b->header_buf[1];
 	}
+	if (c->body && c->content_type) {
+		snprintf(b->header_buf[2], sizeof(b->header_buf[2]), "Content-Type: %s",
+			 c->content_type);
+		b->headers[nh++] = b->header_buf[2];
+	}
 	b->req = (struct http_request){
 		.method = c->method, .url = b->url, .headers = nh ? b->headers : NULL,
+		.body = c->body, .body_len = c->body ? strlen(c->body) : 0,
 		.userpwd = d->auth == PROVIDER_AUTH_BASIC ? p->secret : NULL,
 		.bucket = c->bucket, .label = c->label,
 	};
@@ -585,6 +591,7 @@ void provider_stream(struct provider *p, struct http_pool *pool, const struct pr
 	s->call = (struct provider_call){
 		.method = keep(s, call->method), .segments = s->segments, .params = s->params,
 		.query = keep(s, call->query), .url = keep(s, call->url),
+		.body = keep(s, call->body), .content_type = keep(s, call->content_type),
 		.bucket = keep(s, call->bucket), .label = keep(s, call->label),
 	};
 	stream_next(s, pool);

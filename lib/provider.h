@@ -153,6 +153,8 @@ struct provider_call {
 	const char *query;              /* already encoded ("a=1&b=2"), or NULL */
 	const char *url;                /* an absolute URL instead (links.next): only on
 					 * the base URL's scheme, host and port */
+	const char *body;               /* request body (POST), or NULL */
+	const char *content_type;       /* the body's type, e.g. "application/json" */
 	const char *bucket;             /* the map's key */
 	const char *label;              /* redaction-safe, e.g. "GET /volumes/" */
 };

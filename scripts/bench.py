@@ -249,6 +249,65 @@ def bench_ingest(base_env, tmp):
         fake.stop()
 
 
+def bench_orphans(tmp):
+    """orphans: 1,000,000 listed assets against 1,000,000 references (99 %
+    of them matching): Admin API calls, peak RSS, jobrun's CPU and the
+    database's load-and-join time per million."""
+    port_file, log = os.path.join(tmp, "cld.port"), os.path.join(tmp, "cld.log")
+    n = 1000000
+    fake = subprocess.Popen([sys.executable, os.path.join(ROOT, "test/fakes/cloudinary.py"),
+                             "--port", "0", "--port-file", port_file, "--generate", str(n),
+                             "--spacing", "1", "--newest-age", "7200", "--hourly-limit", "0"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 30
+        while not (os.path.exists(port_file) and open(port_file).read().strip()):
+            if time.time() > deadline:
+                sys.exit("bench: the Cloudinary stand-in did not start")
+            time.sleep(0.02)
+        env = database("bench_orphans")
+        env["CLOUDINARY_URL"] = "cloudinary://test-key:test-secret@test-cloud"
+        env["CLOUDINARY_API_URL"] = "http://127.0.0.1:%s" % open(port_file).read().strip()
+        env["JOBRUN_REPORT_DIR"] = os.path.join(tmp, "reports")
+        env["JOBRUN_MAX_RUNTIME"] = "2h"
+        env["CLOUDINARY_HOURLY_LIMIT"] = "1000000"  # the stand-in runs without a limit
+        for k in ("SMTP_URL", "ADMIN_EMAIL"):
+            env.pop(k, None)
+        run(["migrate"], env)
+        subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", "bench_orphans", "-f",
+                        os.path.join(ROOT, "scripts/refapp.sql")], check=True, capture_output=True)
+        # The generated account's ids (type split 7:2:1); 1 % of the
+        # references point at files that do not exist, so 1 % are orphans.
+        psql("bench_orphans", f"""
+            INSERT INTO app.users (email) VALUES ('bench@example.com');
+            INSERT INTO app.prompts (user_id) SELECT id FROM app.users;
+            INSERT INTO app.prompt_assets (prompt_id, public_id, resource_type)
+            SELECT (SELECT id FROM app.prompts), CASE WHEN i % 100 = 0 THEN 'missing/' || i
+                   ELSE 'gen/' || t || '/' || lpad(i::text, 7, '0') END, t
+            FROM generate_series(0, {n - 1}) i,
+            LATERAL (SELECT CASE WHEN i % 10 < 7 THEN 'image' WHEN i % 10 < 9 THEN 'video'
+                     ELSE 'raw' END) x(t);
+            ANALYZE app.prompt_assets;""")
+        wall, _, out, usage = run_rusage(["--json", "orphans", "--days", "0"], env)
+        s = json.loads(out)["summary"]
+        scan = s["scan"]
+        op = next(o for o in s["operations"] if o["name"] == "scan")
+        calls = s["api"]["calls"]
+        expected = -(-scan["checked"] // 500)
+        cpu = usage.ru_utime + usage.ru_stime
+        per_m = 1e6 / scan["checked"] if scan["checked"] else 0
+        figure("orphans.assets", scan["checked"], "%d")
+        figure("orphans.orphaned", scan["orphaned"], "%d")
+        figure("orphans.admin_calls", calls, "%d")
+        figure("orphans.admin_calls_waste", calls - expected, "%d")
+        figure("orphans.peak_rss_mib", usage.ru_maxrss / 1024)
+        figure("orphans.jobrun_cpu_s_per_million", cpu * per_m)
+        figure("orphans.db_load_join_s_per_million", op["database_s"] * per_m)
+        figure("orphans.listing_s_per_million", op["listing_s"] * per_m)
+        figure("orphans.wall_s", wall)
+    finally:
+        fake.terminate()
+        fake.wait()
 # ------------------------------------------------------------------ cleanup
 
 class CldFake(Fake):
@@ -327,12 +386,14 @@ def main():
         bench_primecache(None, tmp)
         bench_primecache_omitted(None, tmp)
         bench_ingest(None, tmp)
+        bench_orphans(tmp)
         bench_cleanup(tmp)
     print("# goals: startup.version.median_ms < 5; pace.two.violations = 0 (10 loaded runs);\n"
           "# pace.one.utilization >= 0.95;\n"
           "# primecache.refresh.volumes_per_request >= 95; primecache utilization >= 0.98;\n"
           "# primecache.omitted2pct.volumes_per_request >= 95 (18,000 missing, 2 % omitted);\n"
           "# ingest.issues_per_s >= 50000; primecache peak RSS <= 32 MiB\n"
+          "# orphans.peak_rss_mib <= 64; orphans.admin_calls_waste = 0 (calls = ceil(assets/500))\n"
           "# cleanup.10k.calls_per_asset <= 0.011 (10,000 expired assets)")
 
 

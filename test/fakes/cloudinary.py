@@ -137,9 +137,23 @@ def parse_expression(text, now):
     text = (text or "").strip()
     if not text:
         return query
+    # One OR is known: a parenthesized group of resource_type terms (a scan of two types).
+    groups = []
+    def type_group(match):
+        groups.append(re.findall(r"[:=]\s*([A-Za-z_]+)", match.group(1)))
+        return "__types%d" % (len(groups) - 1)
+    text = re.sub(r"\(\s*(resource_type\s*[:=]\s*[A-Za-z_]+(?:\s+OR\s+resource_type\s*[:=]\s*[A-Za-z_]+)*)\s*\)",
+                  type_group, text)
     if re.search(r"\b(OR|NOT)\b|[()]", text):
         raise ApiError(400, "Unsupported expression %r: the stand-in knows terms joined with AND only" % text)
     for term in re.split(r"\s+AND\s+", text):
+        group = re.fullmatch(r"__types(\d+)", term.strip())
+        if group:
+            values = set(groups[int(group.group(1))])
+            if values - set(RESOURCE_TYPES):
+                raise ApiError(400, "Invalid resource_type in expression: %s" % ", ".join(sorted(values)))
+            query.types &= values
+            continue
         parse_term(query, term.strip(), now)
     return query
 

@@ -419,6 +419,88 @@ refapp_trash() {
 	UPDATE app.prompts SET title = '${6:-p} ' || id WHERE title = ''" >/dev/null
 }
 
+# ---------------------------------------------------------------------------
+# orphans helpers (tests 0150-0169, issue 8). New functions only.
+# ---------------------------------------------------------------------------
+ORPH_CLD_SECRET=cld-orphans-secret-8d1f4c
+
+# orph_start [cloudinary.py args…]: the Cloudinary stand-in (sets CLD_URL,
+# FAKE_URL/FAKE_LOG) and the variables pointing jobrun at it; the reference
+# app installed, migrated. Reports go to $T_TMP/reports unless a test says.
+orph_start() {
+	start_fake cld cloudinary.py --api-key orph-key --api-secret "$ORPH_CLD_SECRET" "$@"
+	T_SECRETS="$T_SECRETS $ORPH_CLD_SECRET"
+	export CLOUDINARY_URL="cloudinary://orph-key:$ORPH_CLD_SECRET@test-cloud"
+	export CLOUDINARY_API_URL="$CLD_URL" JOBRUN_REPORT_DIR="$T_TMP/reports"
+	unset CLOUDINARY_HOURLY_LIMIT SMTP_URL ADMIN_EMAIL MAIL_FROM MAILGUN_SMTP_SERVER SENDGRID_USERNAME
+}
+
+# orph_assets <python list of asset specs>: add assets to the stand-in
+# (POST /_control/assets; see test/fakes/README.md).
+orph_assets() {
+	local answer
+	answer=$(fake_post "$CLD_URL/_control/assets" "$1")
+	printf '%s' "$answer" | grep -q '"ok": *true' || { echo "Bail out! cannot add assets: $answer"; exit 1; }
+}
+
+# orph_ref <resource_type> <public_id>: the reference app references the
+# asset (a live prompt's asset row). Any public_id: quotes, newlines, …
+orph_ref() {
+	printf '%s\n' "INSERT INTO app.prompt_assets (prompt_id, public_id, resource_type)
+		SELECT id, :'pid', :'rt' FROM app.prompts WHERE title = 'orphans-live' LIMIT 1;" |
+		psql -X -q -v ON_ERROR_STOP=1 -v pid="$2" -v rt="$1" -d "$T_DB" >/dev/null ||
+		{ echo "Bail out! cannot reference $1 $2"; exit 1; }
+}
+# orph_refapp: the reference app with one user and the live prompt orph_ref uses.
+orph_refapp() {
+	refapp_install
+	psql_q "INSERT INTO app.users (email, plan) VALUES ('orph@example.com', 'free');
+		INSERT INTO app.prompts (user_id, title) SELECT id, 'orphans-live' FROM app.users
+		WHERE email = 'orph@example.com'" >/dev/null
+}
+
+# orph_searches [skip]: the search requests the stand-in logged after the
+# first <skip>, one line each: <status> <expression>.
+orph_searches() {
+	fake_settle "$CLD_URL"
+	python3 - "$T_TMP/cld.log" "${1:-0}" <<'PY'
+import json, sys
+for line in open(sys.argv[1]).read().splitlines()[int(sys.argv[2]):]:
+    r = json.loads(line)
+    if r["path"].endswith("/resources/search"):
+        print(r.get("status"), r.get("expression"))
+PY
+}
+# orph_calls: how many requests the stand-in has logged.
+orph_calls() {
+	fake_settle "$CLD_URL"
+	if [ -f "$T_TMP/cld.log" ]; then wc -l <"$T_TMP/cld.log" | tr -d ' '; else echo 0; fi
+}
+
+# orph_smtp: the SMTP stand-in; mail lands in $T_TMP/smtp.mail/<n>.eml.
+orph_smtp() {
+	/usr/bin/python3 "$T_ROOT/test/fakes/smtpfake.py" --port 0 --port-file "$T_TMP/smtp.port" \
+		--log "$T_TMP/smtp.log" --maildir "$T_TMP/smtp.mail" >"$T_TMP/smtp.stdout" 2>&1 &
+	T_PIDS="$T_PIDS $!"
+	wait_until 20 test -s "$T_TMP/smtp.port" || { echo "Bail out! smtpfake did not start"; exit 1; }
+	export SMTP_URL="smtp://127.0.0.1:$(cat "$T_TMP/smtp.port")" ADMIN_EMAIL="ops@example.com"
+}
+# orph_mails: how many messages arrived.
+orph_mails() { ls "$T_TMP/smtp.mail" 2>/dev/null | grep -c '\.eml$'; }
+
+# orph_csv <file> <python expression on rows (a list of dicts)>: the report
+# parsed back with Python's csv module.
+orph_csv() {
+	python3 - "$1" "$2" <<'PY'
+import csv, sys
+with open(sys.argv[1], newline="", encoding="utf-8") as f:
+    rows = list(csv.DictReader(f))
+print(eval(sys.argv[2]))
+PY
+}
+# orph_report: the newest report file.
+orph_report() { ls -t "$JOBRUN_REPORT_DIR"/orphaned_files_*.csv 2>/dev/null | head -1; }
+
 # The Cloudinary stand-in, bound to the reference app (cleanup and orphans tests).
 CLD_KEY=cld-key-314159
 CLD_SECRET=cld-secret-canary-2718281828
