@@ -370,6 +370,8 @@ class ShipStation(fakelib.Personality):
                                 '"requests_per_minute", "latency"} (repeatable)')
         group.add_argument("--latency", type=float, default=0.0,
                            help="seconds every answer is delayed (per request; concurrent ones overlap)")
+        group.add_argument("--links-absent", choices=fakelib.LINK_ABSENT_STYLES, default="empty",
+                           help="links.prev/next when there is no such page: {} (the spec), null or left out")
 
     def __init__(self, args, server):
         super().__init__(args, server)
@@ -447,7 +449,8 @@ class ShipStation(fakelib.Personality):
             return fakelib.json_response({name: rows.everything()})
         try:
             page, paging = fakelib.links_page(Page(rows), request, fakelib.self_url(request, self.server),
-                                              default_size=default_size, max_size=MAX_PAGE_SIZE)
+                                              default_size=default_size, max_size=MAX_PAGE_SIZE,
+                                              absent=self.args.links_absent)
         except fakelib.PagingError as err:
             return fakelib.convention_error("shipstation", 400, str(err))
         return fakelib.json_response(dict({name: page}, **paging))
