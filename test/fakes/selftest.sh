@@ -553,19 +553,17 @@ check "shipstation fault: reset mid-body on page 2 only" \
 check "shipstation fault: an account that is not a string is a 400" \
 	'[ "$(code -X POST -d "{\"kind\":\"status\",\"account\":1}" "$s2/_control/fault")" = 400 ]'
 
-# Latency overlaps: 6 concurrent requests of the 0.3 s account all arrive before any finishes.
-slow_pids=()
-for i in 1 2 3 4 5 6; do
-	curl -s -o /dev/null -H "api-key: sekrit-ss-slow" "$s2/v2/products?page=1&page_size=$i" &
-	slow_pids+=($!)
-done
-wait "${slow_pids[@]}"
+# Latency without serialising: 8 concurrent requests of the 0.3 s account. Held one after
+# another they would span >= 2.4 s; overlapping, all arrive before the first finishes and
+# the whole burst takes about one latency (1.5 s leaves room for a loaded machine).
+curl -s -Z --parallel-immediate --parallel-max 8 -H "api-key: sekrit-ss-slow" \
+	$(for i in 1 2 3 4 5 6 7 8; do echo "-o /dev/null $s2/v2/products?page_size=$i"; done) 2>/dev/null
 for i in $(seq 100); do
 	[ "$(stats "$s2" | py 'd["in_progress"]')" = 0 ] && break
 	sleep 0.05
 done
-check "shipstation latency: concurrent requests overlap (each held >= 0.3 s, all arrived before the first finished)" \
-	'grep "\"bucket\": \"slow\"" "$tmp/ssv2.log" | python3 -c "import json, sys; e = [json.loads(l) for l in sys.stdin]; sys.exit(not (len(e) == 6 and min(x[\"dur\"] for x in e) >= 0.3 and max(x[\"t\"] for x in e) < min(x[\"finish\"] for x in e)))"'
+check "shipstation latency: concurrent requests overlap (each held >= 0.3 s, all arrived before the first finished, burst < 1.5 s)" \
+	'grep "\"bucket\": \"slow\"" "$tmp/ssv2.log" | python3 -c "import json, sys; e = [json.loads(l) for l in sys.stdin]; sys.exit(not (len(e) == 8 and min(x[\"dur\"] for x in e) >= 0.3 and max(x[\"t\"] for x in e) < min(x[\"finish\"] for x in e) and max(x[\"finish\"] for x in e) - min(x[\"t\"] for x in e) < 1.5))"'
 check "shipstation log: page, finish and bucket on every line; page 1 when not asked" \
 	'grep "\"path\": \"/v2/products\"" "$tmp/ssv2.log" | python3 -c "import json, sys; e = [json.loads(l) for l in sys.stdin]; sys.exit(not (all(x[\"finish\"] >= x[\"t\"] and x[\"bucket\"] for x in e) and {x[\"page\"] for x in e} >= {1, 2, 5, 1000}))"'
 check "shipstation log: /v2/warehouses lines have page null" \

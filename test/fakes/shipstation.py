@@ -377,6 +377,9 @@ class ShipStation(fakelib.Personality):
         super().__init__(args, server)
         server.faults = AccountFaults()
         server.RequestHandlerClass = Handler
+        # socketserver listens with a backlog of 5: a burst of concurrent connections (two
+        # streams for each of 10 accounts) would see SYNs dropped and retried a second later.
+        server.socket.listen(128)
         self.lock = threading.Lock()
         self.accounts = []
         self.by_key = {}
