@@ -35,7 +35,7 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 REDACTED = "[REDACTED]"
 SECRET_QUERY_KEYS = frozenset({
     "api_key", "apikey", "api-key", "key", "token", "access_token",
-    "secret", "client_secret", "password", "signature",
+    "secret", "client_secret", "api_secret", "password", "signature",
 })
 SECRET_HEADERS = frozenset({
     "authorization", "proxy-authorization", "api-key", "x-api-key", "cookie",
@@ -423,6 +423,10 @@ class Personality:
         """Personality control endpoints; None means 'not mine'."""
         return None
 
+    def log_fields(self, request):
+        """Extra keys for this request's log line (faulted and refused requests too); never secrets."""
+        return {}
+
     # ---- per-request buckets and rate conventions (the defaults keep the behaviour above)
 
     # "generic", "cloudinary" or "shipstation": the rate headers on answers and the shape of
@@ -747,7 +751,7 @@ class FakeHandler(BaseHTTPRequestHandler):
         server.write_log(self.log_entry(request, bucket, status, violation, fault))
 
     def log_entry(self, request, bucket, status, violation, fault):
-        return {
+        entry = {
             "t": round(request.arrival, 6),
             "wall": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
             "n": request.number,
@@ -763,6 +767,8 @@ class FakeHandler(BaseHTTPRequestHandler):
             "user_agent": self.headers.get("User-Agent"),
             "dur": round(time.monotonic() - request.arrival, 6),
         }
+        entry.update(self.server.personality.log_fields(request))
+        return entry
 
     # ---- faults
 

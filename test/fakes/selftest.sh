@@ -31,9 +31,9 @@ check() {
 	fi
 }
 
-# py EXPR: evaluate a Python expression over the JSON on stdin (bound to d).
+# py EXPR [ARG...]: evaluate a Python expression over the JSON on stdin (bound to d); ARGs in sys.argv[2:].
 py() {
-	python3 -c 'import json, sys; d = json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"
+	python3 -c 'import json, sys; d = json.load(sys.stdin); print(eval(sys.argv[1]))' "$@"
 }
 
 # wait_for_file PATH: readiness by polling, bounded at 20 s (loaded CI machines are slow).
@@ -106,7 +106,11 @@ start ssv2 shipstation.py \
 	--account '{"key":"sekrit-ss-slow","alias":"slow","products":10,"latency":0.3}' \
 	--account '{"key":"sekrit-ss-hashed","products":1}'
 start ssabs shipstation.py --links-absent absent --account '{"key":"k","products":3}'
-for name in gen pre spacing window cv cvwin ss cld conv bspace lnull labs ssv2 ssabs; do
+# The Cloudinary personality: a generated account (assets 600 s apart, the newest 2 h old), and
+# one with a 3-call hourly window for the 420.
+start cldf cloudinary.py --generate 3000 --spacing 600 --api-secret sekrit-cld
+start cldlim cloudinary.py --generate 10 --hourly-limit 3 --window-seconds 60
+for name in gen pre spacing window cv cvwin ss cld conv bspace lnull labs cldf cldlim ssv2 ssabs; do
 	ready "$name"
 done
 
@@ -399,6 +403,141 @@ check "cloudinary over limit: Reset is an HTTP date, no Retry-After" \
 	'tr -d "\r" < "$tmp/cld420.head" | grep -q "^X-FeatureRateLimit-Reset: [A-Z][a-z][a-z], [0-9][0-9] .* GMT$" && ! grep -qi "^Retry-After" "$tmp/cld420.head"'
 check "cloudinary over limit: body {error:{message}}" '[ "$(echo "$cl_refused" | py "sorted(d[\"error\"])")" = "['"'message'"']" ]'
 
+# ---------------------------------------------------------------- cloudinary
+
+cf=$cldf_url
+ca=(-u test-key:sekrit-cld)
+cb="$cf/v1_1/test-cloud/resources"
+# csearch JSON-BODY: POST resources/search with good credentials.
+csearch() { curl -s "${ca[@]}" -H "Content-Type: application/json" -d "$1" "$cb/search"; }
+# cscan JSON-BODY: follow next_cursor through a search; prints "<total_count> <items> <distinct> <bad>"
+# where bad counts items failing the Python predicate $2 over r (the resource) and now.
+cscan() {
+	python3 - "$cb/search" "$1" "$2" <<'PY'
+import base64, json, sys, time, urllib.request
+from datetime import datetime
+url, body, pred = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
+auth = "Basic " + base64.b64encode(b"test-key:sekrit-cld").decode()
+items, total, now = [], None, time.time()
+while True:
+    req = urllib.request.Request(url, json.dumps(body).encode(), {"Content-Type": "application/json", "Authorization": auth})
+    d = json.load(urllib.request.urlopen(req))
+    total = d["total_count"] if total is None else total
+    items += d["resources"]
+    if "next_cursor" not in d:
+        break
+    body["next_cursor"] = d["next_cursor"]
+ts = lambda r: datetime.fromisoformat(r["uploaded_at"]).timestamp()
+bad = sum(1 for r in items if not eval(pred, {"r": r, "now": now, "ts": ts, "datetime": datetime}))
+print(total, len(items), len({(r["resource_type"], r["public_id"]) for r in items}), bad)
+PY
+}
+check "cloudinary: no credentials is a 401 HTML page" \
+	'[ "$(curl -s -o /dev/null -w "%{http_code} %{content_type}" "$cb/image/upload")" = "401 text/html; charset=utf-8" ]'
+check "cloudinary: a wrong secret is a 401 HTML page, not counted in the account's bucket" \
+	'curl -s -u test-key:wrong "$cb/image/upload" | grep -q "<html>" && [ "$(stats "$cf" | py "d[\"by_bucket\"][\"rejected\"][\"requests\"], \"admin\" in d[\"by_bucket\"]")" = "(2, False)" ]'
+check "cloudinary: a wrong cloud name is a 401 with Cloudinary's JSON error" \
+	'[ "$(curl -s -w " %{http_code}" "${ca[@]}" "$cf/v1_1/nocloud/resources/image/upload")" = "{\"error\":{\"message\":\"Invalid cloud_name nocloud\"}} 401" ]'
+acct=$(curl -s "$cf/_control/account")
+check "cloudinary: --generate 3000 splits 7/2/1 into image/video/raw" \
+	'[ "$(echo "$acct" | py "d[\"generated\"]")" = "{'"'image': 2100, 'video': 600, 'raw': 300"'}" ]'
+ids=""
+forms=""
+cursor=""
+hops=0
+while [ $hops -lt 20 ]; do
+	body=$(curl -s "${ca[@]}" "$cb/image/upload?max_results=500${cursor:+&next_cursor=$cursor}")
+	hops=$((hops + 1))
+	ids="$ids$(echo "$body" | py '"".join(" " + r["public_id"] for r in d["resources"])')"
+	forms="$forms$(echo "$body" | py '"".join(" " + r["created_at"][19:] for r in d["resources"])')"
+	cursor=$(echo "$body" | py 'd.get("next_cursor", "")')
+	[ -n "$cursor" ] || break
+done
+check "cloudinary list: 500 a page through next_cursor visits every image once (5 pages)" \
+	'[ $hops = 5 ] && [ "$(echo $ids | wc -w)" = 2100 ] && [ "$(echo $ids | tr " " "\n" | sort -u | wc -l)" = 2100 ]'
+check "cloudinary list: newest first by default, asc on request" \
+	'[ "$(echo $ids | cut -d" " -f1)" = gen/image/0002996 ] && [ "$(curl -s "${ca[@]}" "$cb/image/upload?max_results=1&direction=asc" | py "d[\"resources\"][0][\"public_id\"]")" = gen/image/0000000 ]'
+check "cloudinary list: created_at comes as ...Z and as ...+00:00, half each" \
+	'[ "$(echo $forms | tr " " "\n" | sort | uniq -c | tr -s " " | tr "\n" "/")" = " 1050 +00:00/ 1050 Z/" ]'
+check "cloudinary list: resources carry the fixture's keys in its order" \
+	'[ "$(curl -s "${ca[@]}" "$cb/image/upload?max_results=1" | py "list(d[\"resources\"][0])")" = "$(py "list(d[\"resources\"][0])" < "$fixtures_cld/admin_list_resources.json")" ]'
+check "cloudinary list: max_results above 500 is a 400 {error:{message}}" \
+	'[ "$(curl -s -w " %{http_code}" "${ca[@]}" "$cb/image/upload?max_results=501" | sed "s/ 400$//" | py "sorted(d[\"error\"])")" = "['"'message'"']" ]'
+# Generated uploads are 600 s apart, the newest 7200 s old: 1 day holds (86400-7200)/600 = 132 slots,
+# 70 % of them images (some 92-93 depending on where the window starts); the predicate re-checks every item.
+day=$(cscan '{"expression":"resource_type:image AND uploaded_at>1d","max_results":50,"sort_by":[{"uploaded_at":"asc"}]}' \
+	'r["resource_type"] == "image" and ts(r) > now - 86400 - 5')
+check "cloudinary search: uploaded_at>1d pages through exactly total_count images, all younger than a day" \
+	'set -- $day; [ "$1" = "$2" ] && [ "$2" = "$3" ] && [ "$4" = 0 ] && [ "$1" -ge 91 ] && [ "$1" -le 93 ]'
+cut=$(python3 -c 'import time; from datetime import datetime, timezone; print(datetime.fromtimestamp(int(time.time()) - 5 * 86400 + 7, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))')
+young=$(csearch '{"expression":"uploaded_at>=\"'"$cut"'\"","max_results":1}' | py 'd["total_count"]')
+old=$(csearch '{"expression":"uploaded_at<\"'"$cut"'\" AND type:upload","max_results":1}' | py 'd["total_count"]')
+check "cloudinary search: an absolute ISO time splits the account exactly (>= and <)" \
+	'[ $((young + old)) = 3000 ] && [ "$young" -gt 0 ] && [ "$old" -gt 0 ]'
+range=$(cscan '{"expression":"resource_type:video AND uploaded_at:[\"'"$cut"'\" TO *]","max_results":500,"sort_by":[{"uploaded_at":"desc"}]}' \
+	'r["resource_type"] == "video"')
+young_videos=$(csearch '{"expression":"uploaded_at>=\"'"$cut"'\" AND resource_type:video","max_results":1}' | py 'd["total_count"]')
+check "cloudinary search: a [a TO *] range is the same set as >= a (videos only)" \
+	'set -- $range; [ "$1" = "$2" ] && [ "$2" = "$3" ] && [ "$4" = 0 ] && [ "$1" = "$young_videos" ] && [ "$1" -gt 0 ]'
+check "cloudinary search: sort by uploaded_at desc starts with the newest, items add uploaded_at" \
+	'[ "$(csearch "{\"max_results\":1}" | py "(d[\"resources\"][0][\"public_id\"], d[\"resources\"][0][\"uploaded_at\"] == d[\"resources\"][0][\"created_at\"])")" = "('"'gen/raw/0002999'"', True)" ]'
+check "cloudinary search: an unsupported expression is a 400, never everything" \
+	'[ "$(curl -s -o /dev/null -w %{http_code} "${ca[@]}" -H "Content-Type: application/json" -d "{\"expression\":\"uploaded_at>1d OR tags:x\"}" "$cb/search")" = 400 ] && [ "$(curl -s -o /dev/null -w %{http_code} "${ca[@]}" -H "Content-Type: application/json" -d "{\"expression\":\"folder:x\"}" "$cb/search")" = 400 ]'
+page1=$(csearch '{"expression":"resource_type:raw","max_results":10}')
+cur=$(echo "$page1" | py 'd["next_cursor"]')
+check "cloudinary search: a cursor is valid only for its own expression" \
+	'[ "$(curl -s -o /dev/null -w %{http_code} "${ca[@]}" -H "Content-Type: application/json" -d "{\"expression\":\"resource_type:video\",\"next_cursor\":\"$cur\"}" "$cb/search")" = 400 ]'
+curl -s -o /dev/null -X POST "$cf/_control/cursors/expire"
+check "cloudinary: /_control/cursors/expire makes an issued cursor a 400" \
+	'[ "$(curl -s -o /dev/null -w %{http_code} "${ca[@]}" -H "Content-Type: application/json" -d "{\"expression\":\"resource_type:raw\",\"next_cursor\":\"$cur\"}" "$cb/search")" = 400 ]'
+
+hostile=$'=HYPERLINK("x"), "q"
+line2 é😀'
+hostile_json=$(printf %s "$hostile" | python3 -c 'import json, sys; print(json.dumps(sys.stdin.read()))')
+curl -s -o /dev/null -X POST -d '[{"public_id":'"$hostile_json"',"age":30},{"public_id":"keep me","resource_type":"raw","uploaded_at":"2024-01-15"}]' "$cf/_control/assets"
+check "cloudinary: an added hostile public_id is listed back byte for byte" \
+	'[ "$(curl -s "${ca[@]}" "$cb/image/upload?max_results=1" | py "d[\"resources\"][0][\"public_id\"] == json.loads(sys.argv[2])" "$hostile_json")" = True ]'
+check "cloudinary search: an added asset matches by its absolute uploaded_at" \
+	'[ "$(csearch "{\"expression\":\"uploaded_at:[\\\"2024-01-15\\\" TO \\\"2024-01-15T00:00:00Z\\\"]\"}" | py "[r[\"public_id\"] for r in d[\"resources\"]]")" = "['"'keep me'"']" ]'
+del=$(curl -s "${ca[@]}" -X DELETE -G --data-urlencode "public_ids[]=$hostile" --data-urlencode "public_ids[]=gen/image/0000001" \
+	--data-urlencode "public_ids[]=gen/image/0000007" --data-urlencode "public_ids[]=nope" "$cb/image/upload")
+check "cloudinary delete: deleted / not_found per id (0000007 is a video), partial false" \
+	'[ "$(echo "$del" | py "(list(d[\"deleted\"].values()), d[\"partial\"], d[\"deleted_counts\"][\"gen/image/0000001\"])")" = "(['"'deleted', 'deleted', 'not_found', 'not_found'"'], False, {'"'original': 1, 'derived': 0"'})" ]'
+check "cloudinary delete: form body ids too; gone ones are now not_found" \
+	'[ "$(curl -s "${ca[@]}" -X DELETE -d "public_ids[]=gen/image/0000001&public_ids[]=gen/image/0000002" "$cb/image/upload" | py "list(d[\"deleted\"].values())")" = "['"'not_found', 'deleted'"']" ]'
+check "cloudinary: /_control/deleted lists what DELETEs removed, in order" \
+	'[ "$(curl -s "$cf/_control/deleted" | py "[x[\"public_id\"] == json.loads(sys.argv[2]) or x[\"public_id\"] for x in d[\"deleted\"]]" "$hostile_json")" = "[True, '"'gen/image/0000001', 'gen/image/0000002'"']" ]'
+check "cloudinary: /_control/exists and the account counts agree" \
+	'[ "$(curl -s -X POST -d "{\"public_ids\":[\"gen/image/0000001\",\"gen/image/0000003\"]}" "$cf/_control/exists" | py "list(d[\"exists\"].values())")" = "[False, True]" ] && [ "$(curl -s "$cf/_control/account" | py "d[\"existing\"][\"image\"]")" = 2098 ]'
+check "cloudinary delete: more than 100 public_ids is a 400" \
+	'[ "$(curl -s -o /dev/null -w %{http_code} "${ca[@]}" -X DELETE -H "Content-Type: application/json" -d "{\"public_ids\":$(python3 -c "import json; print(json.dumps([\"p%d\" % i for i in range(101)]))")}" "$cb/image/upload")" = 400 ]'
+curl -s -o /dev/null -X POST -d '{"fail":1,"value":"error"}' "$cf/_control/partial"
+part=$(curl -s "${ca[@]}" -X DELETE -H "Content-Type: application/json" -d '{"public_ids":["gen/image/0000003","gen/image/0000004"]}' "$cb/image/upload")
+check "cloudinary partial: the armed delete fails its last id (partial true, asset kept)" \
+	'[ "$(echo "$part" | py "(d[\"deleted\"], d[\"partial\"])")" = "({'"'gen/image/0000003': 'deleted', 'gen/image/0000004': 'error'"'}, True)" ] && [ "$(curl -s -X POST -d "{\"public_ids\":[\"gen/image/0000004\"]}" "$cf/_control/exists" | py "d[\"exists\"][\"gen/image/0000004\"]")" = True ]'
+fault "$cf" '{"kind":"status","status":502,"method":"DELETE"}'
+check "cloudinary: a DELETE-only fault lets a search by and fails the delete" \
+	'[ "$(code "${ca[@]}" -H "Content-Type: application/json" -d "{}" "$cb/search")" = 200 ] && [ "$(code "${ca[@]}" -X DELETE -d "public_ids[]=gen/image/0000005" "$cb/image/upload")" = 502 ]'
+fake_settle_cf() { for i in $(seq 100); do [ "$(stats "$cf" | py 'd["in_progress"]')" = 0 ] && return; sleep 0.05; done; }
+fake_settle_cf
+check "cloudinary log: a DELETE line has its public_ids count, a search line its expression" \
+	'grep "\"method\": \"DELETE\"" "$tmp/cldf.log" | grep -q "\"public_ids\": 4" && grep -q "\"expression\": \"resource_type:image AND uploaded_at>1d\"" "$tmp/cldf.log"'
+check "cloudinary log: the secret never appears" '! grep -q sekrit "$tmp/cldf.log" && ! stats "$cf" | grep -q sekrit'
+curl -s -o /dev/null -X POST "$cf/_control/account/reset"
+check "cloudinary: /_control/account/reset brings deleted assets back and drops added ones" \
+	'[ "$(curl -s "$cf/_control/account" | py "(d[\"existing\"], d[\"deleted_total\"])")" = "({'"'image': 2100, 'video': 600, 'raw': 300"'}, 0)" ]'
+
+cl3="$cldlim_url/v1_1/test-cloud/resources"
+check "cloudinary rate: three Admin calls fit a 3-call window, Remaining counts down" \
+	'[ "$(code -u test-key:test-secret "$cl3/image/upload")" = 200 ] && [ "$(code -u test-key:test-secret -X DELETE "$cl3/raw/upload?public_ids[]=x")" = 200 ] && [ "$(curl -s -D - -o /dev/null -u test-key:test-secret "$cl3/video/upload" | tr -d "\r" | grep "^X-FeatureRateLimit-Remaining")" = "X-FeatureRateLimit-Remaining: 0" ]'
+lim=$(curl -s -D "$tmp/cl420.head" -u test-key:test-secret "$cl3/image/upload")
+check "cloudinary rate: the fourth is HTTP 420 with Cloudinary's message, Remaining 0, no Retry-After" \
+	'head -1 "$tmp/cl420.head" | grep -q "^HTTP/1.1 420" && echo "$lim" | py "d[\"error\"][\"message\"]" | grep -q "^Rate Limit Exceeded. Limit of 3 api operations reached. Try again on 20[0-9-]* [0-9:]* UTC$" && tr -d "\r" < "$tmp/cl420.head" | grep -q "^X-FeatureRateLimit-Remaining: 0$" && ! grep -qi "^Retry-After" "$tmp/cl420.head"'
+check "cloudinary rate: Reset is an HTTP date within the window" \
+	'tr -d "\r" < "$tmp/cl420.head" | sed -n "s/^X-FeatureRateLimit-Reset: //p" | python3 -c "import sys, time; from email.utils import parsedate_to_datetime as p; left = p(sys.stdin.read().strip()).timestamp() - time.time(); sys.exit(not 0 < left <= 61)"'
+check "cloudinary rate: the 420 is a window violation of bucket admin; bad credentials never count" \
+	'[ "$(code "$cl3/image/upload")" = 401 ] && [ "$(stats "$cldlim_url" | py "(d[\"violations\"], d[\"by_bucket\"][\"admin\"], d[\"by_bucket\"][\"rejected\"][\"violations\"])")" = "(1, {'"'requests': 4, 'violations': 1"'}, 0)" ]'
+
 # Generic convention: X-RateLimit-* and Retry-After on the 429.
 cv_head=$(curl -s -D - -o /dev/null "$conv_url/json" | tr -d "\r")
 check "generic headers: X-RateLimit-Limit/-Remaining/-Reset (seconds)" \
@@ -585,7 +724,7 @@ rc=$?
 check "SIGTERM: clean exit 0 while a connection is held" '[ $rc = 0 ]'
 check "SIGTERM: exits within 2 s" '[ $(( ($(date +%s%N) - start_ns) / 1000000 )) -lt 2000 ]'
 wait "$held" 2>/dev/null
-for name in pre spacing window cv cvwin ss cld conv bspace lnull labs ssv2 ssabs; do
+for name in pre spacing window cv cvwin ss cld conv bspace lnull labs cldf cldlim ssv2 ssabs; do
 	stop "$name"
 	rc=$?
 	check "$name exits 0 on SIGTERM" '[ $rc = 0 ]'
