@@ -97,11 +97,20 @@ start conv httpfake.py --rate-convention generic --window-limit 1 --window-secon
 start bspace httpfake.py --bucket-rules '{"slow":{"min_interval":0.5}}'
 start lnull httpfake.py --links-absent null --links-base http://shipstation.invalid/v2 --items 4
 start labs httpfake.py --links-absent absent --items 4
+# ShipStation v2: accounts with their own keys; "tight" has its own 3-request window.
+start ssv2 shipstation.py \
+	--account '{"key":"sekrit-ss-acme","alias":"acme","products":23,"inventory":7}' \
+	--account '{"key":"sekrit-ss-noinv","alias":"noinv","products":3,"inventory_addon":false}' \
+	--account '{"key":"sekrit-ss-tight","alias":"tight","products":3,"requests_per_minute":3}' \
+	--account '{"key":"sekrit-ss-big","alias":"big","products":100000,"inventory":100000,"requests_per_minute":0}' \
+	--account '{"key":"sekrit-ss-slow","alias":"slow","products":10,"latency":0.3}' \
+	--account '{"key":"sekrit-ss-hashed","products":1}'
+start ssabs shipstation.py --links-absent absent --account '{"key":"k","products":3}'
 # The Cloudinary personality: a generated account (assets 600 s apart, the newest 2 h old), and
 # one with a 3-call hourly window for the 420.
 start cldf cloudinary.py --generate 3000 --spacing 600 --api-secret sekrit-cld
 start cldlim cloudinary.py --generate 10 --hourly-limit 3 --window-seconds 60
-for name in gen pre spacing window cv cvwin ss cld conv bspace lnull labs cldf cldlim; do
+for name in gen pre spacing window cv cvwin ss cld conv bspace lnull labs cldf cldlim ssv2 ssabs; do
 	ready "$name"
 done
 
@@ -560,6 +569,146 @@ check "reset keeps the rules but clears their windows" \
 check "a bad --bucket-rules stops the fake with an error" \
 	'timeout 20 "$here/httpfake.py" --port 0 --bucket-rules "{\"x\":{\"nope\":1}}" 2>/dev/null; [ $? = 1 ]'
 
+# ------------------------------------------------------------- shipstation.py
+
+s2=$ssv2_url
+acme=sekrit-ss-acme
+ssget() { curl -s -H "api-key: $1" "${@:3}" "$s2$2"; }   # ssget KEY PATH [curl args]: GET with the key
+sscode() { code -H "api-key: $1" "$s2$2"; }
+
+ss_unauth=$(curl -s -w " %{http_code}" "$s2/v2/products")
+check "shipstation: no api-key is a 401 with the v2 error body" \
+	'[ "$(echo "${ss_unauth% *}" | py "(sorted(d), d[\"errors\"][0][\"error_code\"], d[\"errors\"][0][\"error_type\"])") ${ss_unauth##* }" = "(['"'errors', 'request_id'"'], '"'unauthorized', 'security'"') 401" ]'
+check "shipstation: an unknown api-key is a 401" '[ "$(sscode not-a-key /v2/warehouses)" = 401 ]'
+check "shipstation: an unknown /v2/ path is a 404 with the error body" \
+	'[ "$(ssget $acme /v2/orders | py "d[\"errors\"][0][\"error_code\"]")" = invalid_identifier ] && [ "$(sscode $acme /v2/orders)" = 404 ]'
+check "shipstation: /v2/warehouses is not paged: {warehouses: [...]} with warehouse_id and name" \
+	'[ "$(ssget $acme /v2/warehouses | py "(sorted(d), [(w[\"warehouse_id\"], w[\"name\"]) for w in d[\"warehouses\"]])")" = "(['"'warehouses'], [('se-1001', 'Warehouse 1'), ('se-1002', 'Warehouse 2')]"')" ]'
+check "shipstation: product rows carry the v2 names and JSON types" \
+	'[ "$(ssget $acme "/v2/products?page_size=1" | py "[type(d[\"products\"][0][k]).__name__ for k in (\"product_id\", \"sku\", \"name\", \"active\")]")" = "['"'int', 'str', 'str', 'bool'"']" ]'
+check "shipstation: inventory rows carry sku, the two ids and on_hand/allocated/available" \
+	'[ "$(ssget $acme "/v2/inventory?page_size=1" | py "sorted(d[\"inventory\"][0])")" = "['"'allocated', 'available', 'average_cost', 'inventory_location_id', 'inventory_warehouse_id', 'on_hand', 'sku'"']" ]'
+locs=$(ssget $acme "/v2/inventory_locations?page_size=100")
+iws=$(ssget $acme "/v2/inventory_warehouses?page_size=100")
+inv=$(ssget $acme "/v2/inventory?page_size=100")
+echo "$inv" > "$tmp/inv.json"
+check "shipstation: locations name their inventory warehouse; inventory rows name listed ids, each key once" \
+	'python3 -c "import json, sys; l, w, i = (json.loads(a) for a in sys.argv[1:]); wid = {x[\"inventory_warehouse_id\"] for x in w[\"inventory_warehouses\"]}; lid = {x[\"inventory_location_id\"]: x[\"inventory_warehouse_id\"] for x in l[\"inventory_locations\"]}; keys = [(r[\"sku\"], r[\"inventory_warehouse_id\"], r[\"inventory_location_id\"]) for r in i[\"inventory\"]]; sys.exit(not (set(lid.values()) <= wid and all(lid.get(c) == b for _, b, c in keys) and len(set(keys)) == len(keys) == 7 and all(r[\"available\"] == r[\"on_hand\"] - r[\"allocated\"] for r in i[\"inventory\"])))" "$locs" "$iws" "$inv"'
+
+# Paging: follow links.next to the end.
+skus=""
+next="$s2/v2/products?page_size=5"
+hops=0
+while [ -n "$next" ] && [ $hops -lt 20 ]; do
+	body=$(curl -s -H "api-key: $acme" "$next")
+	hops=$((hops + 1))
+	skus="$skus$(echo "$body" | py '"".join(" " + r["sku"][-2:] for r in d["products"])')"
+	last_body=$body
+	next=$(echo "$body" | py '(d["links"].get("next") or {}).get("href", "")')
+done
+check "shipstation paging: links.next visits all 23 products once in 5 pages" \
+	'[ "$skus" = "$(printf " %02d" $(seq 23))" ] && [ $hops = 5 ]'
+check "shipstation paging: the last page has page == pages and no links.next.href" \
+	'[ "$(echo "$last_body" | py "(d[\"total\"], d[\"page\"], d[\"pages\"], d[\"links\"][\"next\"])")" = "(23, 5, 5, {})" ]'
+check "shipstation paging: total/page/pages have the fixture's JSON types" \
+	'[ "$(echo "$last_body" | py "[type(d[k]).__name__ for k in (\"total\", \"page\", \"pages\")]")" = "$(py "[type(d[k]).__name__ for k in (\"total\", \"page\", \"pages\")]" < "$fixtures_ss/v1_list_products_page1_of_3.json")" ]'
+check "shipstation paging: /v2/products defaults to 100 a page, the others to 25" \
+	'[ "$(ssget $acme /v2/products | py "len(d[\"products\"])") $(ssget sekrit-ss-big /v2/inventory | py "(len(d[\"inventory\"]), d[\"pages\"])")" = "23 (25, 4000)" ]'
+check "shipstation paging: --links-absent absent leaves links.next out on the last page" \
+	'[ "$(curl -s -H "api-key: k" "$ssabs_url/v2/products?page=2&page_size=2" | py "sorted(d[\"links\"])")" = "['"'first', 'last', 'prev'"']" ]'
+for bad in page_size=101 page_size=0 page=0 page=x; do
+	check "shipstation paging: $bad is a 400 validation error" \
+		'[ "$(ssget $acme "/v2/products?$bad" -w " %{http_code}" | sed "s/^.*\"error_type\":\"\([a-z]*\)\".* \([0-9]*\)$/\1 \2/")" = "validation 400" ]'
+done
+check "shipstation big account: page 1000 of 100,000 products is the last hundred" \
+	'[ "$(ssget sekrit-ss-big "/v2/products?page=1000" | py "(d[\"total\"], d[\"products\"][0][\"sku\"], d[\"products\"][-1][\"sku\"], d[\"links\"][\"next\"])")" = "(100000, '"'SKU-099901', 'SKU-100000'"', {})" ]'
+
+# The Inventory add-on.
+check "shipstation no add-on: the three inventory endpoints are 403 forbidden" \
+	'[ "$(for p in inventory inventory_warehouses inventory_locations; do printf "%s " "$(ssget sekrit-ss-noinv /v2/$p -w " %{http_code}" | sed "s/^.*\"error_code\":\"\([a-z_]*\)\".* \([0-9]*\)$/\1:\2/")"; done)" = "forbidden:403 forbidden:403 forbidden:403 " ]'
+check "shipstation no add-on: the message names the Inventory add-on" \
+	'ssget sekrit-ss-noinv /v2/inventory | py "d[\"errors\"][0][\"message\"]" | grep -q "Inventory API add-on"'
+check "shipstation no add-on: warehouses and products still answer" \
+	'[ "$(sscode sekrit-ss-noinv /v2/warehouses) $(sscode sekrit-ss-noinv /v2/products)" = "200 200" ]'
+curl -s -o /dev/null -X POST -d '{"account":"noinv","inventory_addon":true}' "$s2/_control/configure"
+check "shipstation /_control/configure: enabling the add-on opens /v2/inventory" '[ "$(sscode sekrit-ss-noinv /v2/inventory)" = 200 ]'
+
+# Per-key windows: "tight" allows 3 a minute, the others the default 200.
+acme_head=$(ssget $acme /v2/warehouses -D - -o /dev/null | tr -d "\r")
+check "shipstation window: 200 a minute per key by default (X-Rate-Limit-Limit, Reset in seconds)" \
+	'echo "$acme_head" | grep -q "^X-Rate-Limit-Limit: 200$" && echo "$acme_head" | grep -Eq "^X-Rate-Limit-Reset: ([1-5][0-9]|60)$"'
+check "shipstation window: tight's 3 requests fit" \
+	'[ "$(for i in 1 2 3; do printf "%s " "$(sscode sekrit-ss-tight /v2/products)"; done)" = "200 200 200 " ]'
+tight_body=$(ssget sekrit-ss-tight /v2/products -D "$tmp/tight.head")
+check "shipstation window: the 4th is a 429 with Retry-After seconds and Remaining 0" \
+	'head -1 "$tmp/tight.head" | grep -q "^HTTP/1.1 429" && tr -d "\r" < "$tmp/tight.head" | grep -Eq "^Retry-After: ([1-5][0-9]|60)$" && tr -d "\r" < "$tmp/tight.head" | grep -q "^X-Rate-Limit-Remaining: 0$"'
+check "shipstation window: the 429 has the v2 body, rate_limit_exceeded" \
+	'[ "$(echo "$tight_body" | py "d[\"errors\"][0][\"error_code\"]")" = rate_limit_exceeded ]'
+check "shipstation window: another key is not affected" '[ "$(sscode $acme /v2/warehouses)" = 200 ]'
+check "shipstation window: the refusal is a violation of tight's bucket only" \
+	'[ "$(stats "$s2" | py "(d[\"by_bucket\"][\"tight\"][\"violations\"], d[\"by_bucket\"][\"acme\"][\"violations\"], d[\"violations\"])")" = "(1, 0, 1)" ]'
+check "shipstation window: an account without an alias counts under key-<8 hex of its sha256>" \
+	'sscode sekrit-ss-hashed /v2/warehouses >/dev/null && [ "$(stats "$s2" | py "d[\"by_bucket\"][\"key-$(printf %s sekrit-ss-hashed | sha256sum | cut -c1-8)\"][\"requests\"]")" = 1 ]'
+
+# Changes between reads.
+changed=$(curl -s -X POST -d '{"account":"acme","resource":"products","change":3,"remove":2,"add":1}' "$s2/_control/change")
+check "shipstation change: says which rows (lowest changed, highest removed, new appended)" \
+	'[ "$(echo "$changed" | py "([r[\"sku\"] for r in d[\"changed\"]], [r[\"sku\"] for r in d[\"removed\"]], [r[\"sku\"] for r in d[\"added\"]], d[\"total\"])")" = "(['"'SKU-000001', 'SKU-000002', 'SKU-000003'], ['SKU-000022', 'SKU-000023'], ['SKU-000024'"'], 22)" ]'
+after=$(ssget $acme "/v2/products?page_size=100")
+check "shipstation change: the next read shows them (names changed, rows gone, row added)" \
+	'[ "$(echo "$after" | py "(d[\"total\"], [r[\"sku\"][-2:] for r in d[\"products\"]][-3:], d[\"products\"][0][\"name\"], d[\"products\"][3][\"name\"])")" = "(22, ['"'20', '21', '24'], 'Product 1 (rev 1)', 'Product 4'"')" ]'
+check "shipstation change: a changed product keeps its ids and gets a later modify_date" \
+	'[ "$(echo "$after" | py "(d[\"products\"][0][\"product_id\"], d[\"products\"][0][\"modify_date\"] > d[\"products\"][0][\"create_date\"])")" = "(10000001, True)" ]'
+check "shipstation change: the answer's rows are what the API now serves" \
+	'[ "$(echo "$changed" | py "json.dumps(d[\"changed\"] + d[\"added\"], sort_keys=True)")" = "$(echo "$after" | py "json.dumps([r for r in d[\"products\"] if r[\"sku\"] in (\"SKU-000001\", \"SKU-000002\", \"SKU-000003\", \"SKU-000024\")], sort_keys=True)")" ]'
+inv_changed=$(curl -s -X POST -d '{"account":"acme","resource":"inventory","change":[2]}' "$s2/_control/change")
+check "shipstation change: an inventory row changed by index moves on_hand and available" \
+	'[ "$(echo "$inv_changed" | py "[(r[\"sku\"], r[\"on_hand\"] - o[\"on_hand\"], r[\"available\"] - o[\"available\"]) for r, o in zip(d[\"changed\"], [x for x in json.load(open(\"$tmp/inv.json\"))[\"inventory\"] if x[\"sku\"] == \"SKU-000002\"])]")" = "[('"'SKU-000002'"', 7, 7)]" ]'
+check "shipstation change: unknown account, resource or a removed index is a 400" \
+	'[ "$(code -X POST -d "{\"account\":\"nope\",\"resource\":\"products\"}" "$s2/_control/change") $(code -X POST -d "{\"account\":\"acme\",\"resource\":\"orders\"}" "$s2/_control/change") $(code -X POST -d "{\"account\":\"acme\",\"resource\":\"products\",\"remove\":[22]}" "$s2/_control/change")" = "400 400 400" ]'
+check "shipstation /_control/rows lists what the API serves" \
+	'[ "$(curl -s "$s2/_control/rows?account=acme&resource=products" | py "json.dumps(d[\"products\"])")" = "$(echo "$after" | py "json.dumps(d[\"products\"])")" ]'
+
+# Accounts created at run time; never a key in the control answers.
+check "shipstation /_control/accounts: a new account answers with its key" \
+	'[ "$(code -X POST -d "{\"key\":\"sekrit-ss-new\",\"alias\":\"new\",\"products\":4}" "$s2/_control/accounts")" = 200 ] && [ "$(ssget sekrit-ss-new /v2/products | py "d[\"total\"]")" = 4 ]'
+check "shipstation /_control/accounts: a taken key or alias, or an unknown field, is a 400" \
+	'[ "$(code -X POST -d "{\"key\":\"sekrit-ss-new\"}" "$s2/_control/accounts") $(code -X POST -d "{\"key\":\"x\",\"alias\":\"acme\"}" "$s2/_control/accounts") $(code -X POST -d "{\"key\":\"y\",\"size\":1}" "$s2/_control/accounts")" = "400 400 400" ]'
+check "shipstation /_control/accounts: lists aliases, buckets and row counts, never keys" \
+	'accts=$(curl -s "$s2/_control/accounts") && [ "$(echo "$accts" | py "[(a[\"alias\"], a[\"rows\"][\"products\"]) for a in d[\"accounts\"]][:2]")" = "[('"'acme', 22), ('noinv', 3)"']" ] && ! echo "$accts" | grep -q sekrit'
+check "shipstation: a bad --account stops the fake with an error" \
+	'timeout 20 "$here/shipstation.py" --port 0 --account "{\"products\":1}" 2>/dev/null; [ $? = 2 ]'
+
+# Faults per account.
+fault "$s2" '{"kind":"status","status":503,"match":"/v2/products","account":"acme"}'
+check "shipstation fault: another account passes an account's fault by" '[ "$(sscode sekrit-ss-noinv /v2/products)" = 200 ]'
+check "shipstation fault: fires on its account" '[ "$(sscode $acme /v2/products)" = 503 ] && [ "$(stats "$s2" | py "d[\"faults_pending\"]")" = 0 ]'
+fault "$s2" '{"kind":"truncated","match":"/v2/inventory","account":"acme"}'
+check "shipstation fault: truncated JSON (curl sees a short body)" \
+	'ssget $acme /v2/inventory -o /dev/null; [ $? = 18 ]'
+fault "$s2" '{"kind":"reset","match":"/v2/products","account":"acme","query":{"page":"2"}}'
+check "shipstation fault: reset mid-body on page 2 only" \
+	'[ "$(sscode $acme "/v2/products?page_size=5")" = 200 ] && { ssget $acme "/v2/products?page_size=5&page=2" -o /dev/null; [ $? = 56 ]; }'
+check "shipstation fault: an account that is not a string is a 400" \
+	'[ "$(code -X POST -d "{\"kind\":\"status\",\"account\":1}" "$s2/_control/fault")" = 400 ]'
+
+# Latency without serialising: 8 concurrent requests of the 0.3 s account. Held one after
+# another they would span >= 2.4 s; overlapping, all arrive before the first finishes and
+# the whole burst takes about one latency (1.5 s leaves room for a loaded machine).
+curl -s -Z --parallel-immediate --parallel-max 8 -H "api-key: sekrit-ss-slow" \
+	$(for i in 1 2 3 4 5 6 7 8; do echo "-o /dev/null $s2/v2/products?page_size=$i"; done) 2>/dev/null
+for i in $(seq 100); do
+	[ "$(stats "$s2" | py 'd["in_progress"]')" = 0 ] && break
+	sleep 0.05
+done
+check "shipstation latency: concurrent requests overlap (each held >= 0.3 s, all arrived before the first finished, burst < 1.5 s)" \
+	'grep "\"bucket\": \"slow\"" "$tmp/ssv2.log" | python3 -c "import json, sys; e = [json.loads(l) for l in sys.stdin]; sys.exit(not (len(e) == 8 and min(x[\"dur\"] for x in e) >= 0.3 and max(x[\"t\"] for x in e) < min(x[\"finish\"] for x in e) and max(x[\"finish\"] for x in e) - min(x[\"t\"] for x in e) < 1.5))"'
+check "shipstation log: page, finish and bucket on every line; page 1 when not asked" \
+	'grep "\"path\": \"/v2/products\"" "$tmp/ssv2.log" | python3 -c "import json, sys; e = [json.loads(l) for l in sys.stdin]; sys.exit(not (all(x[\"finish\"] >= x[\"t\"] and x[\"bucket\"] for x in e) and {x[\"page\"] for x in e} >= {1, 2, 5, 1000}))"'
+check "shipstation log: /v2/warehouses lines have page null" \
+	'grep "\"path\": \"/v2/warehouses\"" "$tmp/ssv2.log" | head -1 | grep -q "\"page\": null"'
+check "shipstation log and stats: never an api key" '! grep -q sekrit "$tmp/ssv2.log" && ! stats "$s2" | grep -q sekrit'
+
 # ------------------------------------------------------------------ shutdown
 
 fault "$g" '{"kind":"timeout","seconds":30}'
@@ -575,7 +724,7 @@ rc=$?
 check "SIGTERM: clean exit 0 while a connection is held" '[ $rc = 0 ]'
 check "SIGTERM: exits within 2 s" '[ $(( ($(date +%s%N) - start_ns) / 1000000 )) -lt 2000 ]'
 wait "$held" 2>/dev/null
-for name in pre spacing window cv cvwin ss cld conv bspace lnull labs cldf cldlim; do
+for name in pre spacing window cv cvwin ss cld conv bspace lnull labs cldf cldlim ssv2 ssabs; do
 	stop "$name"
 	rc=$?
 	check "$name exits 0 on SIGTERM" '[ $rc = 0 ]'
