@@ -11,6 +11,7 @@
 #include "job.h"
 #include "primecache.h"
 #include "prune.h"
+#include "sync.h"
 #include "http.h"
 #include "options.h"
 
@@ -20,6 +21,7 @@
 
 const struct command commands[] = {
 	JOB(primecache),
+	JOB(sync),
 	ENTRY(migrate, "migrate", "apply the database schema (Procfile release phase)"),
 	ENTRY(runs, "runs", "show run history"),
 	JOB(prune),

@@ -7,10 +7,12 @@
 #include "job.h"
 #include "primecache.h"
 #include "prune.h"
+#include "sync.h"
 
 const struct job *const job_registry[] = {
 	&primecache_job,
 	&prune_job,
+	&sync_job,
 	NULL,
 };
 
