@@ -69,5 +69,6 @@ DECLARE_COMMAND(doctor);
 DECLARE_COMMAND(primecache);
 DECLARE_COMMAND(cleanup);
 DECLARE_COMMAND(orphans);
+DECLARE_COMMAND(sync);
 
 #endif

@@ -13,6 +13,7 @@
 #include "orphans.h"
 #include "primecache.h"
 #include "prune.h"
+#include "sync.h"
 #include "http.h"
 #include "options.h"
 
@@ -22,6 +23,7 @@
 
 const struct command commands[] = {
 	JOB(primecache),
+	JOB(sync),
 	ENTRY(migrate, "migrate", "apply the database schema (Procfile release phase)"),
 	ENTRY(runs, "runs", "show run history"),
 	JOB(cleanup),

@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "xalloc.h"
 
 /* Global options, accepted by every command. */
 static const char *const global_names[] = { "json", "verbose", "quiet", "max-runtime", "help" };
@@ -83,6 +84,12 @@ static int set_value(const struct opt *o, const char *value, const char *usage)
 	case OPT_STRING:
 		*(const char **)o->value = value;
 		break;
+	case OPT_STRINGS: {
+		struct opt_strings *list = o->value;
+		list->v = xrealloc(list->v, (size_t)(list->n + 1) * sizeof(*list->v));
+		list->v[list->n++] = value;
+		break;
+	}
 	case OPT_LONG: {
 		errno = 0;
 		long n = strtol(value, &end, 10);

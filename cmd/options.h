@@ -13,7 +13,15 @@ enum opt_type {
 	OPT_STRING,   /* const char * (points into argv) */
 	OPT_LONG,     /* long, >= 0 */
 	OPT_DURATION, /* double seconds, "90s" / "9m" / "2h" / "30d" */
+	OPT_STRINGS,  /* struct opt_strings: every value of a repeated option, in order */
 	OPT_END,
+};
+
+/* A repeatable option's values (pointing into argv); the array is the
+ * command's to free. */
+struct opt_strings {
+	const char **v;
+	int n;
 };
 
 struct opt {
@@ -28,6 +36,7 @@ struct opt {
 #define OPT_STRING(l, v) { (l), 0, OPT_STRING, (v), NULL }
 #define OPT_LONG(l, v) { (l), 0, OPT_LONG, (v), NULL }
 #define OPT_DURATION(l, v) { (l), 0, OPT_DURATION, (v), NULL }
+#define OPT_STRINGS(l, v) { (l), 0, OPT_STRINGS, (v), NULL }
 #define OPT_TABLE_END { NULL, 0, OPT_END, NULL, NULL }
 
 #define OPTIONS_HELP (-2)

@@ -9,12 +9,14 @@
 #include "orphans.h"
 #include "primecache.h"
 #include "prune.h"
+#include "sync.h"
 
 const struct job *const job_registry[] = {
 	&primecache_job,
 	&cleanup_job,
 	&orphans_job,
 	&prune_job,
+	&sync_job,
 	NULL,
 };
 

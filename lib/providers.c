@@ -6,6 +6,7 @@
 #include "comicvine.h"
 #include "config.h"
 #include "provider.h"
+#include "shipstation.h"
 
 bool provider_configured(const struct provider_desc *d)
 {
@@ -52,9 +53,27 @@ static int cloudinary_validate(void)
 	return 0;
 }
 
+/* Keys live in shipstation.integrations, not the environment: always
+ * "configured"; its own variables are checked. */
+static bool shipstation_configured(void)
+{
+	return true;
+}
+
+static int shipstation_validate(void)
+{
+	struct shipstation_config cfg;
+	if (shipstation_config_from_env(&cfg))
+		return -1;
+	shipstation_config_release(&cfg);
+	return 0;
+}
+
 /* A provider adds its entry here as it lands. */
 const struct provider_check provider_checks[] = {
 	{ "comicvine", comicvine_configured, comicvine_validate, comicvine_ping, &comicvine_desc },
 	{ "cloudinary", cloudinary_configured, cloudinary_validate, cloudinary_ping, &cloudinary_desc },
+	{ "shipstation", shipstation_configured, shipstation_validate, shipstation_ping,
+	  &shipstation_desc },
 	{ NULL, NULL, NULL, NULL, NULL },
 };

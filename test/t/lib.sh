@@ -576,3 +576,74 @@ else:
     print(m[part])
 PY
 }
+# sync helpers (tests 0170-0199). Appended for issue 9; new functions only.
+# ---------------------------------------------------------------------------
+SS_KEY_A=ss-secret-key-acme-5f1e2d3c4b5a6978
+SS_KEY_B=ss-secret-key-globex-0a1b2c3d4e5f6071
+T_SECRETS="$T_SECRETS $SS_KEY_A $SS_KEY_B"
+
+# ss_start [shipstation.py args…]: the ShipStation stand-in with its minute
+# scaled down: SS_LIMIT requests per SS_WINDOW seconds per key (default 200
+# per 2 s), and jobrun told the same rate per minute.
+ss_start() {
+	: "${SS_LIMIT:=200}" "${SS_WINDOW:=2}"
+	start_fake ss shipstation.py --requests-per-minute "$SS_LIMIT" --window-seconds "$SS_WINDOW" "$@"
+	SHIPSTATION_REQUESTS_PER_MINUTE=$(python3 -c "print(int($SS_LIMIT * 60 / $SS_WINDOW))")
+	export SHIPSTATION_API_URL="$SS_URL" SHIPSTATION_REQUESTS_PER_MINUTE
+}
+
+# ss_account <JSON account spec>: create an account on the stand-in.
+ss_account() { fake_post "$SS_URL/_control/accounts" "$1" >/dev/null; }
+# ss_change <JSON>: /_control/change (add, change, remove rows); prints the answer.
+ss_change() { fake_post "$SS_URL/_control/change" "$1"; }
+ss_configure() { fake_post "$SS_URL/_control/configure" "$1" >/dev/null; }
+
+# ss_integration <name> <key> [active] [api_url]: the app's row; prints its id.
+ss_integration() {
+	local url=NULL
+	[ -n "${4:-}" ] && url="'$4'"
+	psql_q "INSERT INTO shipstation.integrations (name, api_key, active, api_url)
+		VALUES ('$1', '$2', ${3:-true}, $url) RETURNING id"
+}
+
+# ss_bucket <key>: the bucket name jobrun and the stand-in give a key.
+ss_bucket() { printf 'key-%s' "$(printf %s "$1" | sha256sum | cut -c1-8)"; }
+
+# ss_reqs [skip]: the stand-in's requests after the first <skip>, one line each:
+#   <bucket> <resource> <page|-> <status> <arrival t> <finish t>
+ss_reqs() {
+	fake_settle "$SS_URL"
+	python3 - "$T_TMP/ss.log" "${1:-0}" <<'PY'
+import json, sys
+for line in open(sys.argv[1]).read().splitlines()[int(sys.argv[2]):]:
+    r = json.loads(line)
+    print(r.get("bucket"), r["path"].rstrip("/").split("/")[-1], r.get("page") or "-",
+          r.get("status"), r["t"], r["finish"])
+PY
+}
+
+# ss_mark: how many requests the stand-in has logged so far (for ss_reqs).
+ss_mark() {
+	fake_settle "$SS_URL"
+	if [ -f "$T_TMP/ss.log" ]; then wc -l <"$T_TMP/ss.log" | tr -d ' '; else echo 0; fi
+}
+
+ss_no_violations() {
+	is "$(json_field "$(fake_get "$SS_URL/_control/stats")" 'd["violations"]')" 0 \
+		"the stand-in counted no rate-limit violation"
+}
+
+# ss_dump: what jobrun wrote to schema shipstation (all but the app's
+# integrations, which hold the keys by design) and the stand-in's log, into
+# a file the secret scan reads.
+ss_dump() {
+	{
+		for t in sync_logs warehouses inventory_warehouses inventory_locations products inventory; do
+			psql_q "SELECT row_to_json(x)::text FROM shipstation.$t x"
+		done
+		cat "$T_TMP/ss.log" "$T_TMP/ss.log.old" 2>/dev/null
+	} >"$T_TMP/run-ss-dump.out" 2>&1
+}
+
+# ss_count <table> [where]: rows of a mirror.
+ss_count() { psql_q "SELECT count(*) FROM shipstation.$1 ${2:+WHERE $2}"; }
