@@ -621,6 +621,9 @@ def self_url(request, server):
 
 class FakeServer(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default backlog is 5: a burst of concurrent connections (sync's
+    # two streams for each of 10 accounts) would see SYNs dropped and retried a second later.
+    request_queue_size = 128
     allow_reuse_address = True
 
     def __init__(self, args, personality_class):

@@ -367,9 +367,6 @@ class ShipStation(fakelib.Personality):
     def __init__(self, args, server):
         super().__init__(args, server)
         server.faults = AccountFaults()
-        # socketserver listens with a backlog of 5: a burst of concurrent connections (two
-        # streams for each of 10 accounts) would see SYNs dropped and retried a second later.
-        server.socket.listen(128)
         self.lock = threading.Lock()
         self.accounts = []
         self.by_key = {}
