@@ -67,5 +67,6 @@ DECLARE_COMMAND(runs);
 DECLARE_COMMAND(prune);
 DECLARE_COMMAND(doctor);
 DECLARE_COMMAND(primecache);
+DECLARE_COMMAND(schedule);
 
 #endif

@@ -24,6 +24,7 @@ const struct command commands[] = {
 	ENTRY(runs, "runs", "show run history"),
 	JOB(prune),
 	ENTRY(doctor, "doctor", "check configuration, database, schema and providers"),
+	ENTRY(schedule, "schedule", "list the schedule's entries and next fire times; --heroku"),
 	{ NULL, NULL, NULL, NULL, false, NULL },
 };
 

@@ -499,3 +499,72 @@ int tz_offset(const struct tz_zone *z, long long t)
 	tz_span_at(z, t, &s);
 	return s.off;
 }
+
+/* ---- RFC 3339 ------------------------------------------------------------ */
+
+static bool digits(const char **p, int n, int *out)
+{
+	int v = 0;
+	for (int i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)(*p)[i]))
+			return false;
+		v = v * 10 + ((*p)[i] - '0');
+	}
+	*p += n;
+	*out = v;
+	return true;
+}
+
+int tz_parse_rfc3339(const char *s, long long *out)
+{
+	int y, mo, d, h, mi, sec = 0;
+	if (!digits(&s, 4, &y) || *s++ != '-' || !digits(&s, 2, &mo) || *s++ != '-' ||
+	    !digits(&s, 2, &d) || !strchr("Tt ", *s) || !*s++ || !digits(&s, 2, &h) ||
+	    *s++ != ':' || !digits(&s, 2, &mi))
+		return -1;
+	if (*s == ':') {
+		s++;
+		if (!digits(&s, 2, &sec))
+			return -1;
+		if (*s == '.') {
+			s++;
+			if (!isdigit((unsigned char)*s))
+				return -1;
+			while (isdigit((unsigned char)*s))
+				s++;
+		}
+	}
+	if (mo < 1 || mo > 12 || d < 1 || d > month_days(y, mo) || h > 23 || mi > 59 || sec > 60)
+		return -1;
+	int off = 0;
+	if (*s == 'Z' || *s == 'z') {
+		s++;
+	} else if (*s == '+' || *s == '-') {
+		int sign = *s++ == '-' ? -1 : 1, oh, om;
+		if (!digits(&s, 2, &oh) || *s++ != ':' || !digits(&s, 2, &om) || oh > 23 || om > 59)
+			return -1;
+		off = sign * (oh * 3600 + om * 60);
+	} else {
+		return -1;
+	}
+	if (*s)
+		return -1;
+	*out = tz_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - off;
+	return 0;
+}
+
+void tz_format_rfc3339(long long t, int off, int utc_z, char *out, size_t outlen)
+{
+	long long local = t + off, y;
+	long long days = floor_div(local, 86400), s = local - days * 86400;
+	int m, d;
+	tz_civil_from_days(days, &y, &m, &d);
+	char zone[8] = "Z";
+	if (off || !utc_z) {
+		int a = off < 0 ? -off : off;
+		snprintf(zone, sizeof(zone), "%c%02d:%02d", off < 0 ? '-' : '+', a / 3600 % 100,
+			 a % 3600 / 60);
+	}
+	snprintf(out, outlen, "%04lld-%02d-%02dT%02lld:%02lld:%02lld%s", y, m, d, s / 3600,
+		 s % 3600 / 60, s % 60, zone);
+}

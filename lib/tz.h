@@ -36,6 +36,13 @@ const char *tz_name(const struct tz_zone *z);
 void tz_span_at(const struct tz_zone *z, long long t, struct tz_span *out);
 int tz_offset(const struct tz_zone *z, long long t);
 
+/* RFC 3339: "2024-03-10T02:00:00Z", "2024-03-09T21:00:00-05:00" (seconds
+ * and fractions optional, fractions dropped). 0, or -1 when malformed. */
+int tz_parse_rfc3339(const char *s, long long *out);
+/* t at UTC offset `off` as RFC 3339: "…Z" when off is 0 and utc_z is set,
+ * else "…+01:00". out >= 32 bytes. */
+void tz_format_rfc3339(long long t, int off, int utc_z, char *out, size_t outlen);
+
 /* Proleptic Gregorian calendar helpers (days since 1970-01-01). */
 long long tz_days_from_civil(long long y, int m, int d);
 void tz_civil_from_days(long long days, long long *y, int *m, int *d);
