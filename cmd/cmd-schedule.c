@@ -185,7 +185,7 @@ static int print_heroku(const struct schedule *s, long long now, bool json)
 			json_array_append_new(native, json_pack("{s:s, s:s, s:s}", "entry", e->name,
 								"frequency", f.frequency,
 								"command", buf_str(&cmd)));
-			buf_addf(&text, "  %-22s %-40s # %s (%s %s)\n", f.frequency, buf_str(&cmd),
+			buf_addf(&text, "  %-24s %-40s # %s (%s %s)\n", f.frequency, buf_str(&cmd),
 				 e->name, cron_spec(e->expr), cron_zone(e->expr));
 		} else {
 			json_array_append_new(rest, json_pack("{s:s, s:s}", "entry", e->name, "why",
@@ -213,7 +213,7 @@ static int print_heroku(const struct schedule *s, long long now, bool json)
 		printf("Heroku Scheduler entries for %s (Scheduler runs in UTC):\n\n", s->path);
 		fputs(buf_str(&text), stdout);
 		if (n_rest)
-			printf("  %-22s %-40s # the %zu entr%s below\n", "Every 10 minutes",
+			printf("  %-24s %-40s # the %zu entr%s below\n", "Every 10 minutes",
 			       "jobrun tick", n_rest, n_rest == 1 ? "y" : "ies");
 		if (n_rest)
 			printf("\nRun by `jobrun tick` (Scheduler cannot express them):\n%s",
