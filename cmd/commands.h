@@ -70,5 +70,6 @@ DECLARE_COMMAND(primecache);
 DECLARE_COMMAND(cleanup);
 DECLARE_COMMAND(orphans);
 DECLARE_COMMAND(sync);
+DECLARE_COMMAND(schedule);
 
 #endif

@@ -30,6 +30,7 @@ const struct command commands[] = {
 	JOB(orphans),
 	JOB(prune),
 	ENTRY(doctor, "doctor", "check configuration, database, schema and providers"),
+	ENTRY(schedule, "schedule", "list the schedule's entries and next fire times; --heroku"),
 	{ NULL, NULL, NULL, NULL, false, NULL },
 };
 
