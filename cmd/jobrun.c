@@ -24,6 +24,7 @@ const struct command commands[] = {
 	ENTRY(runs, "runs", "show run history"),
 	JOB(prune),
 	ENTRY(doctor, "doctor", "check configuration, database, schema and providers"),
+	ENTRY(schedule, "schedule", "list the schedule's entries and next fire times; --heroku"),
 	ENTRY(clock, "clock", "the always-on scheduler: run each schedule entry at its due time"),
 	ENTRY(tick, "tick", "run the schedule entries that came due since the last tick, then exit"),
 	ENTRY(status, "status", "per schedule entry: state, last run, last success, next due"),

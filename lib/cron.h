@@ -1,8 +1,8 @@
 /*
  * Cron expressions as cronie reads them, and their next fire times.
  *
- * Pure: no I/O except reading the zone's tzfile once, at parse time.
- * Times are Unix seconds (UTC).
+ * Pure: no I/O except reading the zone's tzfile once, in cron_parse()
+ * (lib/tz.h says why not TZ + localtime). Times are Unix seconds (UTC).
  *
  *	char err[128];
  *	struct cron_expr *e = cron_parse("0 2 * * *", "Europe/Berlin", err, sizeof(err));
@@ -15,7 +15,9 @@
 #ifndef JOBRUN_CRON_H
 #define JOBRUN_CRON_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct cron_expr; /* opaque, owned by the caller */
 
@@ -30,5 +32,21 @@ long long cron_next(const struct cron_expr *e, long long after);
 /* As written. */
 const char *cron_spec(const struct cron_expr *e);
 const char *cron_zone(const struct cron_expr *e);
+/* The zone's UTC offset (seconds east) at instant t. */
+int cron_offset(const struct cron_expr *e, long long t);
+/* Whether the zone keeps one offset (*offset) from `from` on: no DST, no
+ * announced change. UTC always does. */
+bool cron_fixed_offset(const struct cron_expr *e, long long from, int *offset);
+
+/* The parsed fields, for callers that translate an expression into another
+ * scheduler's terms (`schedule --heroku`). Bit v of mask[f] set: value v
+ * matches; day-of-week uses 0-6 (Sunday 0). The *_star flags: the field was
+ * written starting with '*'. */
+enum { CRON_MINUTE, CRON_HOUR, CRON_DOM, CRON_MONTH, CRON_DOW };
+struct cron_fields {
+	uint64_t mask[5];
+	bool dom_star, dow_star, hour_star;
+};
+void cron_fields(const struct cron_expr *e, struct cron_fields *out);
 
 #endif
