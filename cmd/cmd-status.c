@@ -71,7 +71,7 @@ static int report(const struct schedule *s, struct db *db, bool json, int *alarm
 			json_decref(list);
 			return -1;
 		}
-		enum entry_state st = entry_state_decide(&f, now, e->grace_s);
+		enum entry_state st = entry_state_decide(e->expr, &f, now, e->grace_s);
 		*alarming += entry_state_alarming(st);
 		if (json)
 			json_array_append_new(list, entry_status_json(e, &f, st));

@@ -31,23 +31,29 @@ static bool ran_since(const struct entry_facts *f, long long due)
 	return f->last_start >= 0 && f->last_start >= due - STATUS_EARLY_S;
 }
 
-enum entry_state entry_state_decide(const struct entry_facts *f, long long now, double grace_s)
+/* The first fire time nobody dealt with: after the last slot a clock or
+ * tick recorded (run, skipped, coalesced, paused or missed) and after the
+ * last run however it was started. */
+static long long first_unhandled(const struct cron_expr *e, const struct entry_facts *f)
+{
+	long long handled = f->last_slot_due;
+	if (f->last_start >= 0 && f->last_start + STATUS_EARLY_S > handled)
+		handled = f->last_start + STATUS_EARLY_S;
+	return cron_next(e, handled);
+}
+
+enum entry_state entry_state_decide(const struct cron_expr *e, const struct entry_facts *f,
+				    long long now, double grace_s)
 {
 	if (f->paused)
 		return ENTRY_PAUSED;
 	if (f->running)
 		return ENTRY_RUNNING;
-	if (!f->last_id && !f->has_slots)
+	if (!f->last_id && f->last_slot_due < 0)
 		return ENTRY_NEVER_RUN;
-	bool due_passed = f->prev_due >= 0 && now - f->prev_due > (long long)grace_s;
-	if (due_passed && !ran_since(f, f->prev_due)) {
-		if (!strcmp(f->prev_slot, "missed"))
-			return ENTRY_MISSED;
-		/* A paused slot was meant not to run; a coalesced one ran as
-		 * a later slot. */
-		if (strcmp(f->prev_slot, "paused") && strcmp(f->prev_slot, "coalesced"))
-			return ENTRY_LATE;
-	}
+	long long due = first_unhandled(e, f);
+	if (due >= 0 && now - due > (long long)grace_s)
+		return ENTRY_LATE;
 	if (f->missed_due >= 0 && !ran_since(f, f->missed_due))
 		return ENTRY_MISSED;
 	if (!strcmp(f->outcome, "failed") || !strcmp(f->outcome, "abandoned"))
@@ -75,10 +81,8 @@ static const char facts_sql[] =
 	"          AND NOT pg_try_advisory_xact_lock(hashtextextended('jobrun.run:' || x.id, 0))), "
 	"  (SELECT CASE WHEN s.state = 'missed' THEN extract(epoch FROM s.due_at)::bigint END "
 	"   FROM jobrun.schedule_slots s WHERE s.entry = $1 ORDER BY s.due_at DESC LIMIT 1), "
-	"  (SELECT s.state FROM jobrun.schedule_slots s WHERE s.entry = $1 "
-	"   AND to_timestamp($3::bigint) BETWEEN s.first_due_at AND s.due_at "
-	"   ORDER BY s.due_at DESC LIMIT 1), "
-	"  EXISTS (SELECT 1 FROM jobrun.schedule_slots WHERE entry = $1), "
+	"  (SELECT extract(epoch FROM max(due_at))::bigint FROM jobrun.schedule_slots "
+	"   WHERE entry = $1), "
 	"  EXISTS (SELECT 1 FROM jobrun.schedule_paused WHERE entry = $1) "
 	"FROM (SELECT 1) one LEFT JOIN LATERAL "
 	"  (SELECT id, status, started_at, finished_at FROM jobrun.runs "
@@ -96,10 +100,8 @@ int entry_facts_read(struct db *db, const struct schedule_entry *e, long long no
 	out->prev_due = cron_prev(e->expr, now);
 	out->next_due = cron_next(e->expr, now);
 	char *derived = schedule_derived_name(e->argc, e->argv);
-	char prev[24];
-	snprintf(prev, sizeof(prev), "%lld", out->prev_due);
-	const char *params[] = { e->name, derived, prev };
-	struct db_result *r = db_query(db, facts_sql, 3, params);
+	const char *params[] = { e->name, derived };
+	struct db_result *r = db_query(db, facts_sql, 2, params);
 	free(derived);
 	if (!r)
 		return -1;
@@ -111,9 +113,8 @@ int entry_facts_read(struct db *db, const struct schedule_entry *e, long long no
 	copy_text(out->outcome, sizeof(out->outcome), db_value(r, 0, 5));
 	out->running = db_bool(r, 0, 6);
 	out->missed_due = db_ll(r, 0, 7, -1);
-	copy_text(out->prev_slot, sizeof(out->prev_slot), db_value(r, 0, 8));
-	out->has_slots = db_bool(r, 0, 9);
-	out->paused = db_bool(r, 0, 10);
+	out->last_slot_due = db_ll(r, 0, 8, -1);
+	out->paused = db_bool(r, 0, 9);
 	db_result_free(r);
 	return 0;
 }

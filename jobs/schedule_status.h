@@ -18,7 +18,7 @@ struct schedule_entry;
 enum entry_state {
 	ENTRY_OK,
 	ENTRY_RUNNING,
-	ENTRY_LATE,    /* due + grace passed, no run started since */
+	ENTRY_LATE,    /* a due time + grace passed with no run started and no slot recorded */
 	ENTRY_MISSED,  /* its last slot was recorded missed, no run since */
 	ENTRY_FAILING, /* its last run failed or was abandoned */
 	ENTRY_PAUSED,
@@ -34,19 +34,20 @@ struct entry_facts {
 	long long next_due;       /* first fire time > now, -1 none */
 	bool paused;
 	bool running;             /* a run of it is in progress, its process alive */
-	bool has_slots;           /* a clock or tick has recorded a slot of it */
 	long long last_id;        /* the latest run (any status), 0 none */
 	char last_status[16];     /* "abandoned" for a running row whose process is gone */
 	long long last_start;     /* -1 none */
 	double last_duration_s;   /* -1 while running */
 	long long last_success;   /* start of the latest succeeded run, -1 none */
 	char outcome[16];         /* status of the latest run that was not skipped, "" none */
-	char prev_slot[16];       /* state of the slot record holding prev_due, "" none */
-	long long missed_due;     /* the latest slot record's due when it is `missed`, else -1 */
+	long long last_slot_due;  /* the latest slot a clock or tick recorded, -1 none */
+	long long missed_due;     /* that slot's due when its record is `missed`, else -1 */
 };
 
+struct cron_expr;
 /* Pure: the state from the facts. */
-enum entry_state entry_state_decide(const struct entry_facts *f, long long now, double grace_s);
+enum entry_state entry_state_decide(const struct cron_expr *e, const struct entry_facts *f,
+				    long long now, double grace_s);
 const char *entry_state_name(enum entry_state s);
 /* late, missed and failing make `status` exit non-zero. */
 bool entry_state_alarming(enum entry_state s);
