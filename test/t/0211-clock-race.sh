@@ -39,7 +39,7 @@ is "$(runs_not_from_one_slot race)" 0 "race: every run belongs to exactly one sl
 is "$(runs_not_from_one_slot race2)" 0 "race2: every run belongs to exactly one slot"
 is "$(sql "SELECT count(*) FROM jobrun.schedule_slots WHERE state IN ('claimed', 'started')")" 0 "every claimed slot was started and its end recorded"
 n=$(sql "SELECT count(*) FROM jobrun.runs WHERE entry IN ('race', 'race2')")
-check "runs happened ($n)" test "$n" -ge 10
+check "runs happened ($n)" test "$n" -ge 5
 claimers=$(sql "SELECT count(DISTINCT claimed_by) FROM jobrun.schedule_slots")
 diag "slots claimed by $claimers processes; clock A started $(count_lines "$out_a" 'msg="slot started"'), clock B $(count_lines "$out_b" 'msg="slot started"')"
 check "more than one process claimed slots ($claimers)" test "$claimers" -ge 2
