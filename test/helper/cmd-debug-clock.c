@@ -84,7 +84,8 @@ static void sibling_jobrun(char *out, size_t len)
 	char *slash = strrchr(self, '/');
 	if (slash)
 		slash[1] = '\0';
-	snprintf(out, len, "%sjobrun", slash ? self : "");
+	if ((size_t)snprintf(out, len, "%sjobrun", slash ? self : "") >= len)
+		snprintf(out, len, "jobrun");
 }
 
 int cmd_debug_clock(int argc, char **argv, struct global_options *g)
