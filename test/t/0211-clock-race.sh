@@ -17,9 +17,12 @@ cat >"$JOBRUN_SCHEDULE" <<'CRON'
 */2 * * * * jobrun primecache --dry-run --limit 1
 CRON
 
-bg_at_clock 2030-03-01T02:00:00Z 60 clock
+# The same injected clock in both (--since: the real instant it reads
+# 02:00:00), so they wake at the same instants and collide on every slot.
+since=$(date +%s.%N)
+bg_jobrun debug-clock --at 2030-03-01T02:00:00Z --since "$since" --rate 60 --jobrun "$JOBRUN" -- clock
 clock_a=$BG_PID out_a=$BG_OUT
-bg_at_clock 2030-03-01T02:00:00Z 60 clock
+bg_jobrun debug-clock --at 2030-03-01T02:00:00Z --since "$since" --rate 60 --jobrun "$JOBRUN" -- clock
 clock_b=$BG_PID out_b=$BG_OUT
 # Ticks on their own clocks, overlapping each other and the clocks.
 for at in 02:06:30 02:06:30 02:09:10; do
