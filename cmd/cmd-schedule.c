@@ -20,11 +20,13 @@
 #include "log.h"
 #include "options.h"
 #include "schedule.h"
+#include "schedule_cmd.h"
 #include "tz.h"
 
 const char usage_schedule[] =
 	"usage: jobrun schedule [--from TIME] [--count N] [--json]\n"
 	"       jobrun schedule --heroku [--json]\n"
+	"       jobrun schedule pause|resume|run NAME\n"
 	"\n"
 	"List the schedule file's entries (JOBRUN_SCHEDULE, default jobrun.cron) with\n"
 	"their next fire times, in UTC and in each entry's zone. A bad line is\n"
@@ -37,7 +39,13 @@ const char usage_schedule[] =
 	"               Scheduler can express them (every 10 minutes, hourly at :M0,\n"
 	"               daily at HH:00 or HH:30 UTC); the rest run by one\n"
 	"               `jobrun tick` every 10 minutes\n"
-	"  --json       one JSON object on stdout\n";
+	"  --json       one JSON object on stdout\n"
+	"\n"
+	"  pause NAME   record the entry's slots `paused` instead of running them\n"
+	"               (state in Postgres, for every clock and tick) until\n"
+	"  resume NAME  runs it again from its next due time\n"
+	"  run NAME     run the entry now, through its job's lock and run record,\n"
+	"               as the clock would; exits with the job's exit code\n";
 
 #define COUNT_MAX 1000
 
@@ -238,6 +246,9 @@ int cmd_schedule(int argc, char **argv, struct global_options *g)
 	int n = parse_options(argc, argv, opts, g, usage_schedule);
 	if (n < 0)
 		return options_exit_code(n);
+	if (n > 0 && (!strcmp(argv[1], "pause") || !strcmp(argv[1], "resume") ||
+		      !strcmp(argv[1], "run")))
+		return schedule_cmd_verb(n, argv + 1, usage_schedule);
 	if (n > 0)
 		return usage_error(usage_schedule, "unknown subcommand '%s'", argv[1]);
 	if (count < 1 || count > COUNT_MAX)

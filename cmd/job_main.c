@@ -11,11 +11,35 @@
  */
 #include <stdio.h>
 
+#include <stdlib.h>
+
 #include "commands.h"
+#include "config.h"
 #include "deadline.h"
 #include "job.h"
 #include "log.h"
+#include "runs.h"
+#include "schedule.h"
 #include "task.h"
+
+/* The command line as typed, before the option parser reorders it: a run
+ * that no clock started belongs to the entry whose name this derives. */
+static char *derived_entry;
+
+void job_note_command_line(int argc, char **argv)
+{
+	free(derived_entry);
+	derived_entry = argc > 0 ? schedule_derived_name(argc, argv) : NULL;
+}
+
+/* Which schedule entry this run belongs to: the clock or tick that started
+ * it says so in JOBRUN_ENTRY; a run by hand or by Heroku Scheduler is the
+ * entry its command line derives. */
+static void note_entry(void)
+{
+	const char *entry = config_get("JOBRUN_ENTRY");
+	runs_set_entry(entry && *entry ? entry : derived_entry);
+}
 
 int exit_code_for_run(enum run_status status)
 {
@@ -69,6 +93,7 @@ int job_main(const struct job *job, void *opts, const struct global_options *g)
 		return exit_code_for_error();
 	}
 	deadline_start(g->max_runtime_s);
+	note_entry();
 
 	struct task t;
 	struct task_options to = {
