@@ -52,9 +52,10 @@ manifest() { # manifest <python expression on d>: evaluated against app.json
 
 # Every variable the code reads: config_get*/config_require*("NAME") and
 # getenv("NAME") in lib/, cmd/, jobs/. DYNO is set by the Heroku runtime
-# itself and is not a config var.
+# itself, JOBRUN_ENTRY and JOBRUN_SLOT by the clock for its children: none is
+# a config var.
 code_vars=$(grep -rhoE '(config_(get|require)[a-z_]*|getenv)\("[A-Z][A-Z0-9_]*"' lib cmd jobs 2>/dev/null |
-	sed -E 's/.*\("//; s/"$//' | grep -vx 'DYNO' | sort -u)
+	sed -E 's/.*\("//; s/"$//' | grep -vxE 'DYNO|JOBRUN_ENTRY|JOBRUN_SLOT' | sort -u)
 check "the code reads environment variables (grep found some)" test -n "$code_vars"
 like "$code_vars" "DATABASE_URL" "the grep finds DATABASE_URL"
 app_vars=$(manifest "'\n'.join(sorted(d.get('env', {})))")
