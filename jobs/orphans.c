@@ -489,9 +489,11 @@ static void print_summary(struct orph_run *r, char *usage, size_t usage_len, dou
 static void summarize(struct orph_run *r)
 {
 	struct run *run = &r->t->run;
+	/* An orphan is a finding, not a failure: the run's counts say how many
+	 * files were judged, and how many deletes failed. */
 	run->processed = r->run.listed;
-	run->succeeded = r->run.referenced + r->run.too_new;
-	run->failed = r->run.orphaned;
+	run->succeeded = r->run.listed;
+	run->failed = r->delete_failed;
 	const struct orph_scan *s = &r->scan;
 	json_t *o = run->summary;
 	double cov = coverage(r);
