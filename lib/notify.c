@@ -20,12 +20,12 @@
 #include "redact.h"
 #include "xalloc.h"
 
-/* At most 3 attempts (2 retries), with short backoff; an attempt gets at
- * least NOTIFY_MIN_ATTEMPT_S or there are fewer attempts. */
+/* At most 3 attempts (2 retries) within a signal's share of the budget:
+ * each attempt may use all that is left of it, so a slow endpoint gets its
+ * time and a hanging one costs the share, never more. */
 #define NOTIFY_MAX_ATTEMPTS 3
-#define NOTIFY_BACKOFF_CAP_S 0.25
-#define NOTIFY_MIN_ATTEMPT_S 1.0
-/* A share smaller than this is not worth a connection. */
+#define NOTIFY_RETRY_PAUSE_S 0.2
+/* Less than this left is not worth a connection. */
 #define NOTIFY_MIN_SHARE_S 0.2
 /* The end phase's own deadline lies this far past its budget: it is the
  * backstop for the database statements, never what cuts an attempt short
@@ -51,26 +51,35 @@ static double share(struct budget *b)
 	return left > 0 ? left / n : 0;
 }
 
-/* Timeouts and attempts that fit in `s` seconds, backoff included. */
+/* One attempt through lib/http that may take `s` seconds in all. */
 static void http_cfg_for(double s, struct http_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
-	int attempts = NOTIFY_MAX_ATTEMPTS;
-	double per;
-	for (;;) {
-		per = (s - (attempts - 1) * NOTIFY_BACKOFF_CAP_S) / attempts;
-		if (per >= NOTIFY_MIN_ATTEMPT_S || attempts == 1)
-			break;
-		attempts--;
-	}
-	cfg->max_attempts = attempts;
-	cfg->timeout_s = per;
-	cfg->connect_timeout_s = per;
-	cfg->backoff_base_s = 0.1;
-	cfg->backoff_cap_s = NOTIFY_BACKOFF_CAP_S;
-	/* A server asking for a longer pause than a backoff is not waited for. */
-	cfg->retry_after_cap_s = NOTIFY_BACKOFF_CAP_S;
+	cfg->max_attempts = 1;
+	cfg->timeout_s = s;
+	cfg->connect_timeout_s = s;
 	cfg->max_response_bytes = 64 * 1024;
+}
+
+/* Worth another attempt: no answer, or one lib/http would retry (5xx,
+ * 408, 429). */
+static bool retryable(int rc, const struct http_response *resp)
+{
+	if (rc)
+		return resp->outcome == HTTP_GAVE_UP;
+	enum http_class c = http_default_class(resp->status);
+	return c == HTTP_CLASS_RETRY || c == HTTP_CLASS_RATE_LIMITED;
+}
+
+/* What went wrong, without lib/http's "<label>: gave up after 1 attempt: ". */
+static const char *last_error(const struct http_response *resp, char *buf, size_t len)
+{
+	if (!resp->error[0]) {
+		snprintf(buf, len, "HTTP %ld", resp->status);
+		return buf;
+	}
+	const char *p = strstr(resp->error, "attempt: ");
+	return p ? p + strlen("attempt: ") : resp->error;
 }
 
 static json_t *result_new(const char *signal, const char *event, const char *host)
@@ -103,21 +112,15 @@ static void result_ok(json_t *res)
 		 LF_S("host", json_string_value(json_object_get(res, "host"))));
 }
 
-/* One request within its share. The label names the host only: the path
- * and query hold the keys. */
+/* One request within its share, retried on errors a retry can fix. The
+ * label names the host only: the path and query hold the keys. */
 static json_t *send_http(const char *signal, const char *event, const char *host, const char *url,
 			 const char *body, struct budget *b)
 {
 	json_t *res = result_new(signal, event, host);
 	double s = share(b);
-	if (s < NOTIFY_MIN_SHARE_S) {
-		result_failed(res, "not sent: the %s notification time was spent", event);
-		return res;
-	}
-	struct http_config cfg;
-	http_cfg_for(s, &cfg);
-	struct http_client *c = http_client_new(&cfg, NULL);
-	char label[160];
+	double until = clock_mono() + s;
+	char label[160], last[512] = "";
 	snprintf(label, sizeof(label), "%s %s", signal, host ? host : "");
 	const char *headers[] = { "Content-Type: application/json", NULL };
 	struct http_request req = {
@@ -128,17 +131,37 @@ static json_t *send_http(const char *signal, const char *event, const char *host
 		.body_len = body ? strlen(body) : 0,
 		.label = label,
 	};
-	struct http_response resp;
-	int rc = http_send(c, &req, &resp);
-	json_object_set_new(res, "attempts", json_integer(resp.attempts));
-	if (rc)
-		result_failed(res, "%s (each attempt limited to %.1fs)", resp.error, cfg.timeout_s);
-	else if (resp.status < 200 || resp.status > 299)
-		result_failed(res, "%s %s: HTTP %ld", signal, host ? host : "", resp.status);
-	else
+	int attempts = 0;
+	bool ok = false;
+	while (attempts < NOTIFY_MAX_ATTEMPTS) {
+		double left = until - clock_mono();
+		if (left < NOTIFY_MIN_SHARE_S)
+			break;
+		if (attempts && deadline_sleep(NOTIFY_RETRY_PAUSE_S))
+			break; /* a signal: stop here */
+		struct http_config cfg;
+		http_cfg_for(left - (attempts ? NOTIFY_RETRY_PAUSE_S : 0), &cfg);
+		struct http_client *c = http_client_new(&cfg, NULL);
+		struct http_response resp;
+		int rc = http_send(c, &req, &resp);
+		attempts++;
+		ok = !rc && resp.status >= 200 && resp.status <= 299;
+		char tmp[64];
+		snprintf(last, sizeof(last), "%s", last_error(&resp, tmp, sizeof(tmp)));
+		bool again = !ok && retryable(rc, &resp);
+		http_response_release(&resp);
+		http_client_free(c);
+		if (!again)
+			break;
+	}
+	json_object_set_new(res, "attempts", json_integer(attempts));
+	if (ok)
 		result_ok(res);
-	http_response_release(&resp);
-	http_client_free(c);
+	else if (!attempts)
+		result_failed(res, "%s: not sent, the %.1fs budget was spent", label, s);
+	else
+		result_failed(res, "%s: %d attempt%s within the %.1fs budget, the last: %s", label,
+			      attempts, attempts == 1 ? "" : "s", s, last);
 	return res;
 }
 
@@ -304,22 +327,26 @@ static void alert_warn(const char *what, const char *subject)
  * of its successes opens nothing: runs finish their records, then notify,
  * outside the job's lock, so they can arrive in any order. */
 static int claim(struct db *db, const char *problem, const char *kind, const char *subject,
-		 long long run_id, const char *detail, bool job)
+		 long long run_id, long long reporter, const char *detail, bool job)
 {
-	char run[24];
+	char run[24], by[24];
 	snprintf(run, sizeof(run), "%lld", run_id > 0 ? run_id : 0);
-	const char *params[] = { problem, kind, subject, run, detail };
+	snprintf(by, sizeof(by), "%lld", reporter > 0 ? reporter : 0);
+	const char *params[] = { problem, kind, subject, run, detail, by };
 	struct db_result *r = db_query(
 		db,
+		/* The reporting run does not count: a success reporting the
+		 * run abandoned before it still opens the problem (and closes
+		 * it at once). */
 		job ? "INSERT INTO jobrun.alerts (problem, kind, subject, run_id, detail) "
 		      "SELECT $1, $2, $3, nullif($4::bigint, 0), $5 WHERE NOT EXISTS ("
 		      "  SELECT 1 FROM jobrun.runs WHERE job = $3 AND status = 'succeeded' "
-		      "  AND id > $4::bigint AND $4::bigint > 0) "
+		      "  AND id > $4::bigint AND $4::bigint > 0 AND id <> $6::bigint) "
 		      "ON CONFLICT (problem) DO NOTHING RETURNING 1"
 		    : "INSERT INTO jobrun.alerts (problem, kind, subject, run_id, detail) "
 		      "VALUES ($1, $2, $3, nullif($4::bigint, 0), $5) "
 		      "ON CONFLICT (problem) DO NOTHING RETURNING 1",
-		5, params);
+		job ? 6 : 5, params);
 	if (!r)
 		return -1;
 	int claimed = db_rows(r) > 0;
@@ -398,7 +425,7 @@ static void run_alerts(const struct notify *n, const struct notify_run *r, struc
 		if (dead < 0) {
 			alert_warn("abandoned runs", r->job);
 		} else if (dead > 0) {
-			int c = claim(db, problem, "failing", r->job, dead, "abandoned", true);
+			int c = claim(db, problem, "failing", r->job, dead, r->run_id, "abandoned", true);
 			if (c < 0)
 				alert_warn("abandoned run", r->job);
 			a.kind = NOTIFY_ALERT_ABANDONED;
@@ -408,7 +435,7 @@ static void run_alerts(const struct notify *n, const struct notify_run *r, struc
 		}
 	}
 	if (is_status(r, "failed", "partial")) {
-		int c = claim(db, problem, "failing", r->job, r->run_id, r->status, true);
+		int c = claim(db, problem, "failing", r->job, r->run_id, r->run_id, r->status, true);
 		if (c < 0)
 			alert_warn("failure", r->job);
 		a.kind = NOTIFY_ALERT_FAILED;
@@ -505,7 +532,7 @@ int notify_entry_state(const struct notify *n, struct db *db, const char *entry,
 	int ret = 0;
 	bool is_late = !strcmp(state, "late"), is_missed = !strcmp(state, "missed");
 	if (is_late || is_missed) {
-		int c = claim(db, is_late ? late : missed, state, entry, 0, detail, false);
+		int c = claim(db, is_late ? late : missed, state, entry, 0, 0, detail, false);
 		unsigned want = is_late ? NOTIFY_ON_LATE : NOTIFY_ON_MISSED;
 		a.kind = is_late ? NOTIFY_ALERT_LATE : NOTIFY_ALERT_MISSED;
 		if (c > 0 && (n->on & want))
