@@ -57,6 +57,9 @@ const struct command *command_find(const char *name);
 /* Run a registered job with its parsed options: the whole lifecycle
  * (cmd/job_main.c). Returns the exit code. */
 int job_main(const struct job *job, void *opts, const struct global_options *g);
+/* main() hands a job command's own argv here before parsing it, so its run
+ * record names the schedule entry it derives (cmd/job_main.c). */
+void job_note_command_line(int argc, char **argv);
 
 #define DECLARE_COMMAND(name)                                                      \
 	int cmd_##name(int argc, char **argv, struct global_options *g);           \
@@ -67,5 +70,9 @@ DECLARE_COMMAND(runs);
 DECLARE_COMMAND(prune);
 DECLARE_COMMAND(doctor);
 DECLARE_COMMAND(primecache);
+DECLARE_COMMAND(schedule);
+DECLARE_COMMAND(clock);
+DECLARE_COMMAND(tick);
+DECLARE_COMMAND(status);
 
 #endif

@@ -11,14 +11,42 @@
  */
 #include <stdio.h>
 
+#include <stdlib.h>
+
 #include "commands.h"
+#include "config.h"
 #include "deadline.h"
 #include "job.h"
 #include "clock.h"
-#include "config.h"
 #include "log.h"
 #include "notify.h"
+#include "runs.h"
+#include "schedule.h"
 #include "task.h"
+
+/* The command line as typed, before the option parser reorders it: a run
+ * that no clock started belongs to the entry whose name this derives. */
+static char *derived_entry;
+
+void job_note_command_line(int argc, char **argv)
+{
+	free(derived_entry);
+	derived_entry = argc > 0 ? schedule_derived_name(argc, argv) : NULL;
+}
+
+/* Which schedule entry this run belongs to: the clock or tick that started
+ * it says so in JOBRUN_ENTRY; a run by hand or by Heroku Scheduler is the
+ * entry its command line derives. */
+static const char *entry_name(void)
+{
+	const char *entry = config_get("JOBRUN_ENTRY");
+	return entry && *entry ? entry : derived_entry;
+}
+
+static void note_entry(void)
+{
+	runs_set_entry(entry_name());
+}
 
 int exit_code_for_run(enum run_status status)
 {
@@ -67,7 +95,7 @@ static void release(const struct job *job, void *opts)
 /* The run as notifications describe it; t NULL: it never got a task. */
 static struct notify_run notify_run_of(const struct job *job, const struct task *t)
 {
-	struct notify_run r = { .job = job->name, .entry = config_get("JOBRUN_ENTRY"),
+	struct notify_run r = { .job = job->name, .entry = entry_name(),
 				.exit_code = -1, .duration_s = -1 };
 	if (t) {
 		r.run_id = t->run.id;
@@ -104,6 +132,7 @@ int job_main(const struct job *job, void *opts, const struct global_options *g)
 		return notify_end(&n, &nr, RUN_FAILED, exit_code_for_error(), error_last(), 0);
 	}
 	deadline_start(g->max_runtime_s);
+	note_entry();
 
 	struct task t;
 	struct task_options to = {

@@ -24,6 +24,10 @@ const struct command commands[] = {
 	ENTRY(runs, "runs", "show run history"),
 	JOB(prune),
 	ENTRY(doctor, "doctor", "check configuration, database, schema and providers"),
+	ENTRY(schedule, "schedule", "list the schedule's entries and next fire times; --heroku"),
+	ENTRY(clock, "clock", "the always-on scheduler: run each schedule entry at its due time"),
+	ENTRY(tick, "tick", "run the schedule entries that came due since the last tick, then exit"),
+	ENTRY(status, "status", "per schedule entry: state, last run, last success, next due"),
 	{ NULL, NULL, NULL, NULL, false, NULL },
 };
 
@@ -123,6 +127,8 @@ int main(int argc, char **argv)
 		return unknown_command(name);
 	if (http_global_init())
 		return EXIT_FAILED;
+	if (c->job)
+		job_note_command_line(argc - i, argv + i);
 	int code = c->run(argc - i, argv + i, &g);
 	http_global_cleanup();
 	return code;

@@ -45,6 +45,14 @@ static void where(char *dyno, size_t dlen, char *host, size_t hlen, char *pid, s
 	snprintf(pid, plen, "%ld", (long)getpid());
 }
 
+static char *entry_name; /* the schedule entry this process's runs belong to */
+
+void runs_set_entry(const char *entry)
+{
+	free(entry_name);
+	entry_name = entry && *entry ? xstrdup(entry) : NULL;
+}
+
 static char *args_text(json_t *args)
 {
 	char *raw = args ? json_dumps(args, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
@@ -59,18 +67,20 @@ static long long insert_run(struct db *db, const char *job, const char *lock_key
 	char dyno[64], host[256], pid[24];
 	where(dyno, sizeof(dyno), host, sizeof(host), pid, sizeof(pid));
 	char *args_json = args_text(args);
-	const char *params[] = { job, lock_key, args_json, status, reason, *dyno ? dyno : NULL, host, pid };
+	const char *params[] = { job, lock_key, args_json, status, reason, *dyno ? dyno : NULL,
+				 host, pid, entry_name };
 	struct db_result *r = db_query(
 		db,
-		"INSERT INTO jobrun.runs (job, lock_key, args, status, error, dyno, host, pid, finished_at) "
-		"VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, $8::integer, "
+		"INSERT INTO jobrun.runs (job, lock_key, args, status, error, dyno, host, pid, entry, "
+		"                         finished_at) "
+		"VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, $8::integer, $9, "
 		"        CASE WHEN $4 = 'running' THEN NULL ELSE now() END) "
 		/* A running row takes its run lock in the statement that
 		 * creates it: before the row is visible to anyone, so no other
 		 * run can ever see it running with its lock free. */
 		"RETURNING id, $4 <> 'running' "
 		"OR pg_try_advisory_lock(hashtextextended('jobrun.run:' || id, 0))",
-		8, params);
+		9, params);
 	free(args_json);
 	if (!r)
 		return -1;

@@ -36,6 +36,12 @@ struct run {
 const char *run_status_name(enum run_status s);
 int run_status_parse(const char *s, enum run_status *out);
 
+/* The schedule entry every later run record of this process belongs to
+ * (jobrun.runs.entry, what `status` reads); NULL: none. The cmd layer sets
+ * it: from JOBRUN_ENTRY when a clock or tick started the process, else the
+ * name derived from the command line. Copied. */
+void runs_set_entry(const char *entry);
+
 /* Insert a `running` row, and hold the run's own lock ("jobrun.run:<id>")
  * for as long as the session lives: how later runs tell a live run from one
  * whose process died. args: a JSON object of the invocation (borrowed). */

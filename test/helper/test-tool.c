@@ -25,6 +25,7 @@ static const struct command test_commands[] = {
 	ENTRY(debug_pace, "debug-pace", "send paced requests through the rate limiter"),
 	ENTRY(debug_provider, "debug-provider", "page a second, throwaway provider through lib/provider"),
 	ENTRY(debug_work, "debug-work", "a job that only waits, for lock and signal tests"),
+	ENTRY(debug_clock, "debug-clock", "run clock, tick or status on an injected wall clock"),
 	{ NULL, NULL, NULL, NULL, false, NULL },
 };
 

@@ -16,5 +16,6 @@ DECLARE_COMMAND(debug_http);
 DECLARE_COMMAND(debug_pace);
 DECLARE_COMMAND(debug_provider);
 DECLARE_COMMAND(debug_work);
+DECLARE_COMMAND(debug_clock);
 
 #endif

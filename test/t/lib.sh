@@ -387,3 +387,56 @@ _sql_matches() { psql_q "$1" 2>/dev/null | grep -Eq -- "$2"; }
 
 # jf <python expression on d>: a field of the JSON object jobrun printed (OUT).
 jf() { json_field "$OUT" "$1" 2>&1; }
+
+# ---------------------------------------------------------------------------
+# schedule helpers (tests 0210-0229, issue 10). New functions only.
+# ---------------------------------------------------------------------------
+
+# at_clock <time> <rate> <clock|tick|status> [args…]: a schedule command on
+# the injected wall clock of test-tool debug-clock (starts at <time>, runs
+# <rate> times real time); its children are the real $JOBRUN.
+at_clock() {
+	local at=$1 rate=$2
+	shift 2
+	run_jobrun debug-clock --at "$at" --rate "$rate" --jobrun "$JOBRUN" -- "$@"
+}
+bg_at_clock() {
+	local at=$1 rate=$2
+	shift 2
+	bg_jobrun debug-clock --at "$at" --rate "$rate" --jobrun "$JOBRUN" -- "$@"
+}
+
+# hold <name> <sql>: a background session (application_name <name>) that runs
+# <sql> and then stays open, keeping whatever locks it took, until
+# release <name>. Wait for what it holds with wait_for_sql.
+hold() {
+	PGAPPNAME="$1" psql -X -q -d "$T_DB" -c "$2" -c "SELECT pg_sleep(600)" >/dev/null 2>&1 &
+	T_PIDS="$T_PIDS $!"
+}
+release() {
+	psql_q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '$1'" >/dev/null
+	wait_for_sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = '$1'" '^0$'
+}
+
+# slot_gaps <entry> <interval>: fire times of an every-<interval> entry,
+# between its first and last recorded slot, that are not covered by exactly
+# one slot record (rows stand for first_due_at..due_at). Empty when every
+# slot is accounted for exactly once.
+slot_gaps() {
+	psql_q "SELECT string_agg(to_char(m AT TIME ZONE 'UTC', 'HH24:MI') || 'x' || n, ' ')
+		FROM (SELECT m, (SELECT count(*) FROM jobrun.schedule_slots s
+			WHERE s.entry = '$1' AND m BETWEEN s.first_due_at AND s.due_at) n
+		      FROM generate_series((SELECT min(first_due_at) FROM jobrun.schedule_slots WHERE entry = '$1'),
+					   (SELECT max(due_at) FROM jobrun.schedule_slots WHERE entry = '$1'),
+					   interval '$2') m) c
+		WHERE n <> 1"
+}
+
+# runs_not_from_one_slot <entry>: runs of the entry that no slot, or more
+# than one slot, claims as its run — a slot run twice leaves one. A slot
+# whose clock died before recording the end claims its child by pid.
+runs_not_from_one_slot() {
+	psql_q "SELECT count(*) FROM jobrun.runs r WHERE r.entry = '$1'
+		AND (SELECT count(*) FROM jobrun.schedule_slots s WHERE s.run_id = r.id
+		     OR (s.run_id IS NULL AND s.entry = r.entry AND s.child_pid = r.pid)) <> 1"
+}
