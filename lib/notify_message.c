@@ -28,9 +28,14 @@ const char *notify_alert_name(enum notify_alert_kind k)
 	return "unknown";
 }
 
-static const char *subject_of(const struct notify_run *r)
+/* A run's message is about its job (its problem is the job's); an entry's
+ * about the entry. */
+static const char *subject_of(const struct notify_alert *a)
 {
-	return r->entry && *r->entry ? r->entry : r->job;
+	const struct notify_run *r = a->run;
+	bool entry = a->kind == NOTIFY_ALERT_LATE || a->kind == NOTIFY_ALERT_MISSED ||
+		     a->kind == NOTIFY_ALERT_ON_TIME;
+	return entry && r->entry && *r->entry ? r->entry : r->job;
 }
 
 static void add_counts(struct buf *b, const struct notify_run *r)
@@ -64,7 +69,7 @@ char *notify_alert_text(const struct notify_alert *a)
 {
 	const struct notify_run *r = a->run;
 	struct buf b = BUF_INIT;
-	buf_addf(&b, "jobrun: %s ", subject_of(r));
+	buf_addf(&b, "jobrun: %s ", subject_of(a));
 	switch (a->kind) {
 	case NOTIFY_ALERT_FAILED:
 		buf_addf(&b, "%s (exit %d, ", r->status ? r->status : "failed", r->exit_code);

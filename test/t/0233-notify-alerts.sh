@@ -115,7 +115,7 @@ run_id=$(sql "SELECT max(id) FROM jobrun.runs")
 is "$(hook_lines '[r["json"][k] for k in ("event", "job", "entry", "status", "run_id", "exit_code", "items", "error")]')" \
 	"['failed', 'debug-work', 'nightly', 'partial', $run_id, 3, {'processed': 2, 'succeeded': 1, 'failed': 1}, 'item 1 failed (--fail)']" \
 	"JSON: event, job, entry, status, run, exit code, counts and error"
-like "$(hook_lines 'r["json"]["text"]')" '^jobrun: nightly partial' "and the text names the entry"
+like "$(mail_field "$(mails mail)" 'm.get_body().get_content()')" 'schedule entry: nightly' "the mail names the entry too"
 JOBRUN_ENTRY=nightly ok_run
 
 # A webhook answering 500: the mail still goes, the exit code is the run's,
