@@ -127,16 +127,20 @@ static int insert_slot(struct db *db, const char *entry, const struct slot_group
 }
 
 /* The entry's last recorded slot (-1: none) and whether it is paused,
- * under the entry's lock for the rest of the transaction. */
+ * under the entry's lock for the rest of the transaction. The lock is its
+ * own statement: a statement's snapshot is taken before it waits, so a read
+ * in the same statement would miss the rows the previous holder committed. */
 static int read_entry(struct db *db, const char *entry, long long *last, bool *paused)
 {
 	const char *params[] = { entry };
+	if (db_exec(db, "SELECT pg_advisory_xact_lock(hashtextextended('jobrun.schedule:' || $1, 0))",
+		    1, params))
+		return -1;
 	struct db_result *r = db_query(
 		db,
 		"SELECT (SELECT extract(epoch FROM max(due_at))::bigint "
 		"        FROM jobrun.schedule_slots WHERE entry = $1), "
-		"       EXISTS (SELECT 1 FROM jobrun.schedule_paused WHERE entry = $1) "
-		"FROM (SELECT pg_advisory_xact_lock(hashtextextended('jobrun.schedule:' || $1, 0))) l",
+		"       EXISTS (SELECT 1 FROM jobrun.schedule_paused WHERE entry = $1)",
 		1, params);
 	if (!r)
 		return -1;

@@ -24,13 +24,15 @@
 #include "test-tool.h"
 
 const char usage_debug_clock[] =
-	"usage: test-tool debug-clock [--at TIME] [--rate R] [--jobrun PATH] -- <clock|tick|status> [<args>]\n"
+	"usage: test-tool debug-clock [--at TIME] [--rate R] [--since REAL] [--jobrun PATH]\n"
+	"                             -- <clock|tick|status> [<args>]\n"
 	"\n"
 	"Run a schedule command on an injected wall clock: it reads TIME (RFC 3339\n"
-	"UTC, e.g. 2026-03-01T02:00:00Z, or Unix seconds; default now) at start and\n"
-	"runs R times faster than real time (default 1). Children run PATH.\n";
+	"UTC, e.g. 2026-03-01T02:00:00Z, or Unix seconds; default now) at the real\n"
+	"time REAL (Unix seconds; default: at start) and runs R times faster than\n"
+	"real time (default 1). Children run PATH.\n";
 
-static double at_wall, mono0, rate = 1;
+static double at_wall, real0, rate = 1;
 
 static double real_mono(void *ctx)
 {
@@ -40,9 +42,19 @@ static double real_mono(void *ctx)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static double real_wall(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A function of the real wall clock, so processes given the same --at and
+ * --since read the same time and wake at the same instants (races). */
 static double fake_wall(void *ctx)
 {
-	return at_wall + (real_mono(ctx) - mono0) * rate;
+	(void)ctx;
+	return at_wall + (real_wall() - real0) * rate;
 }
 
 static void real_sleep(void *ctx, double s)
@@ -84,25 +96,26 @@ static void sibling_jobrun(char *out, size_t len)
 	char *slash = strrchr(self, '/');
 	if (slash)
 		slash[1] = '\0';
-	snprintf(out, len, "%sjobrun", slash ? self : "");
+	if ((size_t)snprintf(out, len, "%sjobrun", slash ? self : "") >= len)
+		snprintf(out, len, "jobrun");
 }
 
 int cmd_debug_clock(int argc, char **argv, struct global_options *g)
 {
-	const char *at = NULL, *rate_text = NULL, *jobrun = NULL;
+	const char *at = NULL, *rate_text = NULL, *jobrun = NULL, *since = NULL;
 	const struct opt opts[] = { OPT_STRING("at", &at), OPT_STRING("rate", &rate_text),
-				    OPT_STRING("jobrun", &jobrun), OPT_TABLE_END };
+				    OPT_STRING("jobrun", &jobrun), OPT_STRING("since", &since),
+				    OPT_TABLE_END };
 	int n = parse_options(argc, argv, opts, g, usage_debug_clock);
 	if (n < 0)
 		return options_exit_code(n);
 	if (n < 1)
 		return usage_error(usage_debug_clock, "which command?");
-	mono0 = real_mono(NULL);
-	struct timespec now;
-	clock_gettime(CLOCK_REALTIME, &now);
-	at_wall = (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+	real0 = at_wall = real_wall();
 	if (at && parse_time(at, &at_wall))
 		return usage_error(usage_debug_clock, "--at: not a time: '%s'", at);
+	if (since && parse_time(since, &real0))
+		return usage_error(usage_debug_clock, "--since: not a time: '%s'", since);
 	if (rate_text && !((rate = strtod(rate_text, NULL)) > 0))
 		return usage_error(usage_debug_clock, "--rate must be above 0");
 	static char exe[PATH_MAX];

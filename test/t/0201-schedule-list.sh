@@ -22,13 +22,15 @@ like "$OUT" "^$F: 3 entries, next 3 fire times after 2025-03-09T05:00:00Z" "a he
 like "$OUT" "primecache  \(line 1\)" "entries are listed with their line"
 like "$OUT" "    2025-03-10T02:00:00Z  2025-03-10T02:00:00\+00:00" "UTC entries in UTC"
 # 02:30 does not exist on March 9: once, at the first instant after the gap.
-like "$OUT" "ny-night  \(line 4\)
-  30 2 \* \* \*  America/New_York  jobrun prune
+# (`like` is grep: a multi-line pattern would match any one line; compare blocks.)
+block() { printf '%s\n' "$OUT" | grep -A"$2" "^$1  "; }
+is "$(block ny-night 3)" "ny-night  (line 4)
+  30 2 * * *  America/New_York  jobrun prune
     2025-03-09T07:00:00Z  2025-03-09T03:00:00-04:00
     2025-03-10T06:30:00Z  2025-03-10T02:30:00-04:00" "a fixed time in the gap fires once, at 03:00 EDT"
 # The wildcard hour follows the clock: no 02:30.
-like "$OUT" "ny-hourly  \(line 6\)
-  30 \* \* \* \*  America/New_York  jobrun prune --older-than 7d
+is "$(block ny-hourly 4)" "ny-hourly  (line 6)
+  30 * * * *  America/New_York  jobrun prune --older-than 7d
     2025-03-09T05:30:00Z  2025-03-09T00:30:00-05:00
     2025-03-09T06:30:00Z  2025-03-09T01:30:00-05:00
     2025-03-09T07:30:00Z  2025-03-09T03:30:00-04:00" "a wildcard hour skips the missing hour"

@@ -17,9 +17,12 @@ cat >"$JOBRUN_SCHEDULE" <<'CRON'
 */2 * * * * jobrun primecache --dry-run --limit 1
 CRON
 
-bg_at_clock 2030-03-01T02:00:00Z 60 clock
+# The same injected clock in both (--since: the real instant it reads
+# 02:00:00), so they wake at the same instants and collide on every slot.
+since=$(date +%s.%N)
+bg_jobrun debug-clock --at 2030-03-01T02:00:00Z --since "$since" --rate 60 --jobrun "$JOBRUN" -- clock
 clock_a=$BG_PID out_a=$BG_OUT
-bg_at_clock 2030-03-01T02:00:00Z 60 clock
+bg_jobrun debug-clock --at 2030-03-01T02:00:00Z --since "$since" --rate 60 --jobrun "$JOBRUN" -- clock
 clock_b=$BG_PID out_b=$BG_OUT
 # Ticks on their own clocks, overlapping each other and the clocks.
 for at in 02:06:30 02:06:30 02:09:10; do
@@ -39,7 +42,7 @@ is "$(runs_not_from_one_slot race)" 0 "race: every run belongs to exactly one sl
 is "$(runs_not_from_one_slot race2)" 0 "race2: every run belongs to exactly one slot"
 is "$(sql "SELECT count(*) FROM jobrun.schedule_slots WHERE state IN ('claimed', 'started')")" 0 "every claimed slot was started and its end recorded"
 n=$(sql "SELECT count(*) FROM jobrun.runs WHERE entry IN ('race', 'race2')")
-check "runs happened ($n)" test "$n" -ge 10
+check "runs happened ($n)" test "$n" -ge 5
 claimers=$(sql "SELECT count(DISTINCT claimed_by) FROM jobrun.schedule_slots")
 diag "slots claimed by $claimers processes; clock A started $(count_lines "$out_a" 'msg="slot started"'), clock B $(count_lines "$out_b" 'msg="slot started"')"
 check "more than one process claimed slots ($claimers)" test "$claimers" -ge 2
