@@ -298,8 +298,11 @@ static json_t *send_mail(const struct notify *n, const struct notify_alert *a, s
 	else
 		result_ok(res);
 	json_object_set_new(res, "recipients", json_integer((json_int_t)mr.recipients));
-	if (b->own_deadline)
-		deadline_start(b->until - clock_mono() + NOTIFY_DEADLINE_SLACK_S);
+	if (b->own_deadline) {
+		/* Never 0: that would mean no deadline at all. */
+		double left = b->until - clock_mono() + NOTIFY_DEADLINE_SLACK_S;
+		deadline_start(left > 0.1 ? left : 0.1);
+	}
 	free(text);
 	free(subject);
 	free(body);
