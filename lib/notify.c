@@ -326,9 +326,10 @@ static void alert_warn(const char *what, const char *subject)
 }
 
 /* Open the problem: 1 when this process claimed it (and sends the alert),
- * 0 when it was open already, -1 on error. A job's failure older than one
- * of its successes opens nothing: runs finish their records, then notify,
- * outside the job's lock, so they can arrive in any order. */
+ * 0 when it was open already, -1 on error. A job's failure that finished
+ * before one of its successes opens nothing: runs finish their records,
+ * then notify, outside the job's lock, so their notifications can arrive
+ * in any order; the records' finish times decide. */
 static int claim(struct db *db, const char *problem, const char *kind, const char *subject,
 		 long long run_id, long long reporter, const char *detail, bool job)
 {
@@ -343,8 +344,9 @@ static int claim(struct db *db, const char *problem, const char *kind, const cha
 		 * it at once). */
 		job ? "INSERT INTO jobrun.alerts (problem, kind, subject, run_id, detail) "
 		      "SELECT $1, $2, $3, nullif($4::bigint, 0), $5 WHERE NOT EXISTS ("
-		      "  SELECT 1 FROM jobrun.runs WHERE job = $3 AND status = 'succeeded' "
-		      "  AND id > $4::bigint AND $4::bigint > 0 AND id <> $6::bigint) "
+		      "  SELECT 1 FROM jobrun.runs s JOIN jobrun.runs me ON me.id = $4::bigint "
+		      "  WHERE s.job = $3 AND s.status = 'succeeded' "
+		      "  AND s.finished_at > me.finished_at AND s.id <> $6::bigint) "
 		      "ON CONFLICT (problem) DO NOTHING RETURNING 1"
 		    : "INSERT INTO jobrun.alerts (problem, kind, subject, run_id, detail) "
 		      "VALUES ($1, $2, $3, nullif($4::bigint, 0), $5) "
@@ -363,10 +365,10 @@ static int claim(struct db *db, const char *problem, const char *kind, const cha
 	return claimed;
 }
 
-/* Close the problems (a NULL-terminated list): 1 when this process closed
- * one (and sends the recovery), with what it says in *since and *count; 0
- * when none was open. A success older than the failure that opened it
- * closes nothing. */
+/* Close the problems p1 and p2: 1 when this process closed one (and sends
+ * the recovery), with what it says in *since and *count; 0 when none was
+ * open. A success that finished before the failure that opened it closes
+ * nothing. */
 static int close_problems(struct db *db, const char *p1, const char *p2, long long run_id,
 			  char *since, size_t since_len, long long *count)
 {
@@ -375,8 +377,10 @@ static int close_problems(struct db *db, const char *p1, const char *p2, long lo
 	const char *params[] = { p1, p2 ? p2 : p1, run };
 	struct db_result *r = db_query(
 		db,
-		"WITH closed AS (DELETE FROM jobrun.alerts WHERE problem IN ($1, $2) "
-		"  AND ($3::bigint = 0 OR run_id IS NULL OR run_id < $3::bigint) "
+		"WITH closed AS (DELETE FROM jobrun.alerts a WHERE problem IN ($1, $2) "
+		"  AND ($3::bigint = 0 OR coalesce("
+		"    (SELECT finished_at FROM jobrun.runs WHERE id = a.run_id) <= "
+		"    (SELECT finished_at FROM jobrun.runs WHERE id = $3::bigint), true)) "
 		"  RETURNING opened_at, occurrences) "
 		"SELECT to_char(min(opened_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS \"UTC\"'), "
 		"  sum(occurrences)::bigint FROM closed HAVING count(*) > 0",

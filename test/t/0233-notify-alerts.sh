@@ -6,7 +6,7 @@
 # costs neither the mail nor the exit code.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-notify.sh"
-plan 31
+plan 33
 db_create
 db_migrate
 hook_start
@@ -69,6 +69,22 @@ wait_exit "$p2"
 is "$rc1 $WAIT_RC" "3 3" "both runs failed (exit 3)"
 is "$(hook_count)" 1 "two processes failing together sent one message"
 is "$(sql "SELECT occurrences FROM jobrun.alerts")" 2 "both failures are counted on the one problem"
+
+# Runs notify after their record is finished and their lock released, so a
+# failure's alert can arrive after a newer success: the finish order decides,
+# and the stale failure opens nothing. Its end ping hangs to hold it back.
+ok_run
+hook_clear
+export JOBRUN_PING_URL="$HOOK_URL/ping/{status}" JOBRUN_PING_EVENTS="success=,failure="
+hook_fault '{"kind": "timeout", "match": "/ping/partial", "seconds": 60, "count": 1}'
+bg_jobrun debug-work --items 2 --item-time 1ms --fail 1 --lock a
+late=$BG_PID
+check "the failed run is held back in its end ping" wait_until 30 grep -q '/ping/partial' "$HOOK_REC"
+ok_run --lock b
+wait_exit "$late"
+is "$WAIT_RC $(hook_lines 'r["path"]' | grep -vc '^/ping/') $(sql "SELECT count(*) FROM jobrun.alerts")" "3 0 0" \
+	"a failure that finished before a success sends no alert when its notification comes late"
+unset JOBRUN_PING_URL JOBRUN_PING_EVENTS
 
 # An abandoned run (its process was killed) counts as a failure of its job.
 ok_run
