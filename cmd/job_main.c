@@ -162,7 +162,9 @@ int job_main(const struct job *job, void *opts, const struct global_options *g)
 	double started = t.run.started_mono;
 	status = task_end(&t, status, err[0] ? err : NULL);
 	release(job, opts);
-	int code_end = status == RUN_FAILED && kind == ERR_CONFIG ? EXIT_CONFIG : exit_code_for_run(status);
+	int code_end = status == RUN_FAILED && kind == ERR_CONFIG ? EXIT_CONFIG
+								  : exit_code_for_run(status);
+	/* The counters and the first problem outlive the task's release. */
 	nr.processed = t.run.processed, nr.succeeded = t.run.succeeded, nr.failed = t.run.failed;
 	return notify_end(&n, &nr, status, code_end, err[0] ? err : t.problems ? t.problem : NULL,
 			  started);

@@ -74,7 +74,8 @@ static void test_parse_events(void **state)
 {
 	(void)state;
 	char *w[NOTIFY_EVENTS], why[256];
-	assert_int_equal(notify_parse_events("start=/start,success=,failure=/fail", w, why, sizeof(why)), 0);
+	assert_int_equal(notify_parse_events("start=/start,success=,failure=/fail", w, why,
+					     sizeof(why)), 0);
 	assert_string_equal(w[NOTIFY_START], "/start");
 	assert_string_equal(w[NOTIFY_SUCCESS], "");
 	assert_string_equal(w[NOTIFY_FAILURE], "/fail");
@@ -135,19 +136,25 @@ static const char *secrets_of(const char *url)
 static void test_url_secrets(void **state)
 {
 	(void)state;
-	assert_string_equal(secrets_of("https://hc-ping.com/5e0f3a4c-9b7d-4c1e-8f2a-6d3b1c0e9a47{event}"),
+	assert_string_equal(secrets_of("https://hc-ping.com/5e0f3a4c-9b7d-4c1e-8f2a-6d3b1c0e9a47"
+				       "{event}"),
 			    "5e0f3a4c-9b7d-4c1e-8f2a-6d3b1c0e9a47");
-	assert_string_equal(secrets_of("https://cronitor.link/p/cr0n1t0rk3y0123456789abcdefabcd/nightly-backup?state={event}"),
+	assert_string_equal(secrets_of("https://cronitor.link/p/cr0n1t0rk3y0123456789abcdefabcd/"
+				       "nightly-backup?state={event}"),
 			    "cr0n1t0rk3y0123456789abcdefabcd");
-	assert_string_equal(secrets_of("https://o450000.ingest.sentry.io/api/4505/cron/nightly/5en7ryk3y0123456789abcdefabcdef0/?status={event}"),
+	assert_string_equal(secrets_of("https://o450000.ingest.sentry.io/api/4505/cron/nightly/"
+				       "5en7ryk3y0123456789abcdefabcdef0/?status={event}"),
 			    "5en7ryk3y0123456789abcdefabcdef0");
 	assert_string_equal(secrets_of("https://nosnch.in/c2354d53d2?s={exit}&m={msg}"), "c2354d53d2");
-	assert_string_equal(secrets_of("https://uptime.betterstack.com/api/v1/heartbeat/Ha3KSq6RjzrNVwjWGP5vYU7Y"),
+	assert_string_equal(secrets_of("https://uptime.betterstack.com/api/v1/heartbeat/"
+				       "Ha3KSq6RjzrNVwjWGP5vYU7Y"),
 			    "Ha3KSq6RjzrNVwjWGP5vYU7Y");
-	assert_string_equal(secrets_of("https://hooks.slack.com/services/T0001/B0002/xoxbWebhookToken1234abcd"),
+	assert_string_equal(secrets_of("https://hooks.slack.com/services/T0001/B0002/"
+				       "xoxbWebhookToken1234abcd"),
 			    "xoxbWebhookToken1234abcd");
 	/* Words stay: redacting "heartbeat" would garble every log line. */
-	assert_string_equal(secrets_of("https://x.example/api/push/heartbeat/in_progress?status=complete"), "");
+	assert_string_equal(secrets_of("https://x.example/api/push/heartbeat/in_progress?status=done"),
+			    "");
 }
 
 static const struct notify_run run = {
@@ -173,7 +180,8 @@ static void test_alert_text(void **state)
 	assert_text(&a, "jobrun: primecache recovered: run 42 succeeded (failing since 2025-07-01 "
 			"02:00:00 UTC, 3 failed runs)");
 	a = (struct notify_alert){ .kind = NOTIFY_ALERT_ABANDONED, .run = &run, .ref_run = 41 };
-	assert_text(&a, "jobrun: primecache run 41 was abandoned: its process ended without finishing it");
+	assert_text(&a, "jobrun: primecache run 41 was abandoned: its process ended without "
+			"finishing it");
 	struct notify_run entry = { .job = "primecache", .entry = "primecache-daily", .exit_code = -1 };
 	a = (struct notify_alert){ .kind = NOTIFY_ALERT_LATE, .run = &entry, .detail = "due 02:00 UTC" };
 	assert_text(&a, "jobrun: primecache-daily is late: due 02:00 UTC");
@@ -212,11 +220,13 @@ static void test_webhook_payloads(void **state)
 			       "&lt;no&gt; &amp; left; 10 processed, 8 succeeded, 2 failed\"}");
 	free(s);
 	s = payload(NOTIFY_FORMAT_DISCORD, &a);
-	assert_string_equal(s, "{\"allowed_mentions\":{\"parse\":[]},\"content\":\"jobrun: primecache failed "
-			       "(exit 1, run 42): ComicVine said <no> & left; 10 processed, 8 succeeded, 2 failed\"}");
+	assert_string_equal(s, "{\"allowed_mentions\":{\"parse\":[]},\"content\":\"jobrun: primecache "
+			       "failed (exit 1, run 42): ComicVine said <no> & left; 10 processed, 8 "
+			       "succeeded, 2 failed\"}");
 	free(s);
 	s = payload(NOTIFY_FORMAT_JSON, &a);
-	assert_string_equal(s, "{\"entry\":null,\"error\":\"ComicVine said <no> & left\",\"event\":\"failed\","
+	assert_string_equal(s, "{\"entry\":null,\"error\":\"ComicVine said <no> & left\","
+			       "\"event\":\"failed\","
 			       "\"exit_code\":1,\"items\":{\"failed\":2,\"processed\":10,\"succeeded\":8},"
 			       "\"job\":\"primecache\",\"run_id\":42,\"status\":\"failed\",\"text\":\"jobrun: "
 			       "primecache failed (exit 1, run 42): ComicVine said <no> & left; 10 processed, 8 "
