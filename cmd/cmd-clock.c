@@ -10,6 +10,7 @@
 #include "commands.h"
 #include "db.h"
 #include "log.h"
+#include "notify.h"
 #include "options.h"
 #include "schedule.h"
 #include "schedule_cmd.h"
@@ -58,6 +59,16 @@ int schedule_cmd_clock(const struct clock_options *o)
 	int code = schedule_cmd_load(&s);
 	if (code)
 		return code;
+	/* Late and missed entries are told through the notification
+	 * settings; a malformed one is exit 78 before anything runs. */
+	struct notify n;
+	if (notify_config_from_env(&n)) {
+		schedule_release(&s);
+		return exit_code_for_error();
+	}
+	struct clock_options with = *o;
+	with.notify = &n;
+	o = &with;
 	struct clock_result r;
 	if (clock_run(&s, o, &r))
 		code = exit_code_for_error();
@@ -70,6 +81,7 @@ int schedule_cmd_clock(const struct clock_options *o)
 	else
 		log_info("clock stopped", LF_I("started", r.started), LF_I("exit", code));
 	schedule_release(&s);
+	notify_release(&n);
 	return code;
 }
 

@@ -7,14 +7,16 @@
 #include "cron.h"
 #include "db.h"
 #include "log.h"
+#include "notify.h"
 #include "options.h"
 #include "schedule.h"
 #include "schedule_cmd.h"
+#include "schedule_notify.h"
 #include "schedule_state.h"
 #include "schedule_status.h"
 
 const char usage_status[] =
-	"usage: jobrun status [--json]\n"
+	"usage: jobrun status [--json] [--notify]\n"
 	"\n"
 	"Every entry of the schedule file: its state, schedule, last run (status,\n"
 	"start, duration), last success and next due time. It reads jobrun.runs, so\n"
@@ -27,6 +29,9 @@ const char usage_status[] =
 	"abandoned); paused; never run.\n"
 	"\n"
 	"  --json   one object: {\"entries\": [...], \"alarming\": N}\n"
+	"  --notify also alert on late and missed entries (and their recovery) through\n"
+	"           JOBRUN_WEBHOOK_URL and mail, once per problem: for setups that run\n"
+	"           only Heroku Scheduler entries, one more entry every 10 minutes\n"
 	"\n"
 	"Exit codes: 0 nothing late, missed or failing; 3 at least one entry is;\n"
 	"1 the database cannot be read; 78 a bad schedule file or configuration.\n";
@@ -90,7 +95,8 @@ static int report(const struct schedule *s, struct db *db, bool json, int *alarm
 
 int cmd_status(int argc, char **argv, struct global_options *g)
 {
-	const struct opt opts[] = { OPT_TABLE_END };
+	bool notify = false;
+	const struct opt opts[] = { OPT_FLAG("notify", 0, &notify), OPT_TABLE_END };
 	int n = parse_options(argc, argv, opts, g, usage_status);
 	if (n < 0)
 		return options_exit_code(n);
@@ -100,12 +106,21 @@ int cmd_status(int argc, char **argv, struct global_options *g)
 	int code = schedule_cmd_load(&s);
 	if (code)
 		return code;
+	struct notify nc = { 0 };
+	if (notify && notify_config_from_env(&nc)) {
+		schedule_release(&s);
+		return exit_code_for_error();
+	}
 	struct db *db = NULL;
 	int alarming = 0;
 	if (schedule_db_open(&db) || report(&s, db, g->json, &alarming))
 		code = exit_code_for_error();
 	else
 		code = alarming ? EXIT_PARTIAL : EXIT_OK;
+	/* Alerts never change what status says, nor its exit code. */
+	if (notify && (code == EXIT_OK || code == EXIT_PARTIAL))
+		schedule_notify_pass(&s, db, &nc, (long long)floor(clock_wall()));
+	notify_release(&nc);
 	db_close(db);
 	schedule_release(&s);
 	return code;

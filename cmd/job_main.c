@@ -17,7 +17,9 @@
 #include "config.h"
 #include "deadline.h"
 #include "job.h"
+#include "clock.h"
 #include "log.h"
+#include "notify.h"
 #include "runs.h"
 #include "schedule.h"
 #include "task.h"
@@ -35,10 +37,15 @@ void job_note_command_line(int argc, char **argv)
 /* Which schedule entry this run belongs to: the clock or tick that started
  * it says so in JOBRUN_ENTRY; a run by hand or by Heroku Scheduler is the
  * entry its command line derives. */
-static void note_entry(void)
+static const char *entry_name(void)
 {
 	const char *entry = config_get("JOBRUN_ENTRY");
-	runs_set_entry(entry && *entry ? entry : derived_entry);
+	return entry && *entry ? entry : derived_entry;
+}
+
+static void note_entry(void)
+{
+	runs_set_entry(entry_name());
 }
 
 int exit_code_for_run(enum run_status status)
@@ -85,12 +92,44 @@ static void release(const struct job *job, void *opts)
 		job->release(opts);
 }
 
+/* The run as notifications describe it; t NULL: it never got a task. */
+static struct notify_run notify_run_of(const struct job *job, const struct task *t)
+{
+	struct notify_run r = { .job = job->name, .entry = entry_name(),
+				.exit_code = -1, .duration_s = -1 };
+	if (t) {
+		r.run_id = t->run.id;
+		r.processed = t->run.processed;
+		r.succeeded = t->run.succeeded;
+		r.failed = t->run.failed;
+	}
+	return r;
+}
+
+/* After the record is finished and the exit code decided: pings and alerts
+ * never change it. err: the run's error, or NULL. */
+static int notify_end(struct notify *n, struct notify_run *r, enum run_status status, int code,
+		      const char *err, double started_mono)
+{
+	r->status = run_status_name(status);
+	r->exit_code = code;
+	r->duration_s = started_mono > 0 ? clock_mono() - started_mono : 0;
+	r->error = err && *err ? err : NULL;
+	notify_run_finished(n, r);
+	notify_release(n);
+	return code;
+}
+
 int job_main(const struct job *job, void *opts, const struct global_options *g)
 {
 	error_clear();
+	struct notify n;
+	if (notify_config_from_env(&n))
+		return exit_code_for_error();
+	struct notify_run nr = notify_run_of(job, NULL);
 	if (job->prepare && job->prepare(opts)) {
 		release(job, opts);
-		return exit_code_for_error();
+		return notify_end(&n, &nr, RUN_FAILED, exit_code_for_error(), error_last(), 0);
 	}
 	deadline_start(g->max_runtime_s);
 	note_entry();
@@ -107,8 +146,12 @@ int job_main(const struct job *job, void *opts, const struct global_options *g)
 	int code;
 	if (command_start_task(&t, &to, &code)) {
 		release(job, opts);
-		return code;
+		nr = notify_run_of(job, &t);
+		return notify_end(&n, &nr, code == EXIT_SKIPPED ? RUN_SKIPPED : RUN_FAILED, code,
+				  error_last(), 0);
 	}
+	nr = notify_run_of(job, &t);
+	notify_run_started(&n, &nr, t.run.summary);
 	error_clear();
 	enum run_status status = job->run(&t, opts);
 	/* Read before task_end(): finishing the record may log errors of its own. */
@@ -116,9 +159,13 @@ int job_main(const struct job *job, void *opts, const struct global_options *g)
 	char err[512] = "";
 	if (status == RUN_FAILED && error_last())
 		snprintf(err, sizeof(err), "%s", error_last());
+	double started = t.run.started_mono;
 	status = task_end(&t, status, err[0] ? err : NULL);
 	release(job, opts);
-	if (status == RUN_FAILED && kind == ERR_CONFIG)
-		return EXIT_CONFIG;
-	return exit_code_for_run(status);
+	int code_end = status == RUN_FAILED && kind == ERR_CONFIG ? EXIT_CONFIG
+								  : exit_code_for_run(status);
+	/* The counters and the first problem outlive the task's release. */
+	nr.processed = t.run.processed, nr.succeeded = t.run.succeeded, nr.failed = t.run.failed;
+	return notify_end(&n, &nr, status, code_end, err[0] ? err : t.problems ? t.problem : NULL,
+			  started);
 }

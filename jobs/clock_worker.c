@@ -18,6 +18,7 @@
 #include "deadline.h"
 #include "log.h"
 #include "schedule.h"
+#include "schedule_notify.h"
 #include "schedule_state.h"
 #include "xalloc.h"
 
@@ -303,6 +304,10 @@ static void pass(struct worker *w, long long now)
 		if (w->next_check[i] < 0)
 			w->next_check[i] = LLONG_MAX;
 	}
+	/* After the children started: an alert never delays a slot. */
+	if (w->o->notify && w->db && !stop_signal &&
+	    schedule_notify_pass(w->s, w->db, w->o->notify, now) < 0)
+		db_trouble(w, "could not read the entries' states for notifications", "*");
 }
 
 static double next_wake(const struct worker *w, double now)

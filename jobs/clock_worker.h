@@ -24,6 +24,7 @@
 
 #include <stdbool.h>
 
+struct notify;
 struct schedule;
 struct schedule_entry;
 
@@ -50,6 +51,7 @@ struct clock_options {
 	const char *what;      /* "clock" or "tick": logs and who claimed a slot */
 	bool once;             /* tick: one pass, wait for its children, return */
 	double stop_timeout_s; /* after a stop signal, how long children get */
+	const struct notify *notify; /* late/missed alerts after each pass; NULL: none */
 };
 
 struct clock_result {
