@@ -35,10 +35,11 @@ const char usage_schedule[] =
 	"  --from TIME  fire times after TIME (RFC 3339, e.g. 2025-03-09T00:00:00Z;\n"
 	"               default now)\n"
 	"  --count N    how many fire times per entry (default 3, at most 1000)\n"
-	"  --heroku     the Heroku Scheduler entries equivalent to the file where\n"
-	"               Scheduler can express them (every 10 minutes, hourly at :M0,\n"
-	"               daily at HH:00 or HH:30 UTC); the rest run by one\n"
-	"               `jobrun tick` every 10 minutes\n"
+	"  --heroku     the Heroku Scheduler entries for the file: `jobrun tick\n"
+	"               --entry NAME` at the entry's time where Scheduler can express\n"
+	"               it (every 10 minutes, hourly at :M0, daily at HH:00 or HH:30\n"
+	"               UTC), and `jobrun tick` every 10 minutes for the rest; each\n"
+	"               slot runs once, whichever claims it first\n"
 	"  --json       one JSON object on stdout\n"
 	"\n"
 	"  pause NAME   record the entry's slots `paused` instead of running them\n"
@@ -179,6 +180,9 @@ static void heroku_form(const struct schedule_entry *e, long long now, struct he
 					 ":00/:10/…/:50 and every day at HH:00 or HH:30 UTC only");
 }
 
+/* Each Scheduler entry is a tick over its one entry, not the job's own
+ * command: a tick claims the slot, so the catch-all tick (or a clock) that
+ * also finds it due does not run it again. */
 static int print_heroku(const struct schedule *s, long long now, bool json)
 {
 	json_t *native = json_array(), *rest = json_array();
@@ -187,14 +191,15 @@ static int print_heroku(const struct schedule *s, long long now, bool json)
 		const struct schedule_entry *e = &s->entries[i];
 		struct heroku_form f;
 		heroku_form(e, now, &f);
-		struct buf cmd = BUF_INIT;
-		command_line(e, &cmd);
+		struct buf cmd = BUF_INIT, runs = BUF_INIT;
+		buf_addf(&cmd, "jobrun tick --entry %s", e->name);
+		command_line(e, &runs);
 		if (f.native) {
-			json_array_append_new(native, json_pack("{s:s, s:s, s:s}", "entry", e->name,
-								"frequency", f.frequency,
-								"command", buf_str(&cmd)));
+			json_array_append_new(native, json_pack("{s:s, s:s, s:s, s:s}", "entry", e->name,
+								"frequency", f.frequency, "command",
+								buf_str(&cmd), "runs", buf_str(&runs)));
 			buf_addf(&text, "  %-24s %-40s # %s (%s %s)\n", f.frequency, buf_str(&cmd),
-				 e->name, cron_spec(e->expr), cron_zone(e->expr));
+				 buf_str(&runs), cron_spec(e->expr), cron_zone(e->expr));
 		} else {
 			json_array_append_new(rest, json_pack("{s:s, s:s}", "entry", e->name, "why",
 							      f.why));
@@ -202,15 +207,16 @@ static int print_heroku(const struct schedule *s, long long now, bool json)
 				 cron_zone(e->expr), f.why);
 		}
 		buf_release(&cmd);
+		buf_release(&runs);
 	}
 	size_t n_rest = json_array_size(rest);
 	if (json) {
-		json_t *o = json_pack("{s:s, s:o, s:o}", "file", s->path, "scheduler", native,
-				      "tick", json_pack("{s:s, s:s, s:o}", "frequency",
-							"Every 10 minutes", "command", "jobrun tick",
-							"entries", rest));
-		if (!n_rest)
-			json_object_set_new(o, "tick", json_null());
+		/* The tick is worth having even when every entry has its own
+		 * Scheduler entry: it runs one that Scheduler missed. */
+		json_t *o = json_pack("{s:s, s:o, s:{s:s, s:s, s:b, s:o}}", "file", s->path,
+				      "scheduler", native, "tick", "frequency", "Every 10 minutes",
+				      "command", "jobrun tick", "required", n_rest > 0, "entries",
+				      rest);
 		char *out = json_dumps(o, JSON_COMPACT);
 		printf("%s\n", out);
 		free(out);
@@ -221,11 +227,18 @@ static int print_heroku(const struct schedule *s, long long now, bool json)
 		printf("Heroku Scheduler entries for %s (Scheduler runs in UTC):\n\n", s->path);
 		fputs(buf_str(&text), stdout);
 		if (n_rest)
-			printf("  %-24s %-40s # the %zu entr%s below\n", "Every 10 minutes",
-			       "jobrun tick", n_rest, n_rest == 1 ? "y" : "ies");
+			printf("  %-24s %-40s # the %zu entr%s below, and any above Scheduler "
+			       "missed\n", "Every 10 minutes", "jobrun tick", n_rest,
+			       n_rest == 1 ? "y" : "ies");
+		else
+			printf("  %-24s %-40s # optional: runs an entry above that Scheduler "
+			       "missed\n", "Every 10 minutes", "jobrun tick");
 		if (n_rest)
 			printf("\nRun by `jobrun tick` (Scheduler cannot express them):\n%s",
 			       buf_str(&tick));
+		printf("\nEach slot runs once, by whichever of its entry's tick and the plain "
+		       "tick claims it\nfirst. Do not enter the job commands themselves: they "
+		       "claim no slot, so a tick\nor clock would run the same slot again.\n");
 	}
 	buf_release(&text);
 	buf_release(&tick);
