@@ -44,6 +44,8 @@ int schedule_cmd_load(struct schedule *s)
 	return 0;
 }
 
+static int unknown_entry(const struct schedule *s, const char *name, const char *usage);
+
 static int clock_exit_code(const struct clock_options *o, const struct clock_result *r)
 {
 	if (r->stop_signal)
@@ -59,6 +61,12 @@ int schedule_cmd_clock(const struct clock_options *o)
 	int code = schedule_cmd_load(&s);
 	if (code)
 		return code;
+	for (int i = 0; i < o->n_only; i++)
+		if (!schedule_find(&s, o->only[i])) {
+			code = unknown_entry(&s, o->only[i], usage_tick); /* only tick has --entry */
+			schedule_release(&s);
+			return code;
+		}
 	/* Late and missed entries are told through the notification
 	 * settings; a malformed one is exit 78 before anything runs. */
 	struct notify n;

@@ -2,11 +2,12 @@
  * jobrun schedule: the schedule file's entries and their next fire times,
  * or (--heroku) the Heroku Scheduler entries equivalent to it.
  *
- * Reads only the file: no database, so it is the check a user runs before
- * trusting an entry ("when does it fire after the DST change?").
+ * The check a user runs before trusting an entry ("when does it fire after
+ * the DST change?"), so it needs only the file: the database is asked which
+ * entries are paused when one is configured, and a database that cannot
+ * answer is a warning, never a failed listing.
  * Subcommands (pause, resume, run) are dispatched from cmd_schedule() by
- * their first positional argument. Whether an entry is paused lives in the
- * clock's state table; the listing shows it once that exists.
+ * their first positional argument.
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -21,7 +22,9 @@
 #include "options.h"
 #include "schedule.h"
 #include "schedule_cmd.h"
+#include "schedule_state.h"
 #include "tz.h"
+#include "xalloc.h"
 
 const char usage_schedule[] =
 	"usage: jobrun schedule [--from TIME] [--count N] [--json]\n"
@@ -29,16 +32,19 @@ const char usage_schedule[] =
 	"       jobrun schedule pause|resume|run NAME\n"
 	"\n"
 	"List the schedule file's entries (JOBRUN_SCHEDULE, default jobrun.cron) with\n"
-	"their next fire times, in UTC and in each entry's zone. A bad line is\n"
+	"their next fire times, in UTC and in each entry's zone, and which are paused\n"
+	"(read from the database when DATABASE_URL is set; without one, or when it\n"
+	"cannot be read, the listing says the pause state is unknown). A bad line is\n"
 	"reported as FILE:LINE: why, and exits 78.\n"
 	"\n"
 	"  --from TIME  fire times after TIME (RFC 3339, e.g. 2025-03-09T00:00:00Z;\n"
 	"               default now)\n"
 	"  --count N    how many fire times per entry (default 3, at most 1000)\n"
-	"  --heroku     the Heroku Scheduler entries equivalent to the file where\n"
-	"               Scheduler can express them (every 10 minutes, hourly at :M0,\n"
-	"               daily at HH:00 or HH:30 UTC); the rest run by one\n"
-	"               `jobrun tick` every 10 minutes\n"
+	"  --heroku     the Heroku Scheduler entries for the file: `jobrun tick\n"
+	"               --entry NAME` at the entry's time where Scheduler can express\n"
+	"               it (every 10 minutes, hourly at :M0, daily at HH:00 or HH:30\n"
+	"               UTC), and `jobrun tick` every 10 minutes for the rest; each\n"
+	"               slot runs once, whichever claims it first\n"
 	"  --json       one JSON object on stdout\n"
 	"\n"
 	"  pause NAME   record the entry's slots `paused` instead of running them\n"
@@ -58,6 +64,25 @@ static void command_line(const struct schedule_entry *e, struct buf *b)
 		buf_addf(b, " %s", e->argv[i]);
 }
 
+/* What the listing knows of pauses: since[i] per entry (-1 not paused), or
+ * unknown_why when it could not tell. */
+struct pauses {
+	long long *since;
+	const char *unknown_why;
+};
+
+/* "paused": true/false, null when unknown; "paused_at" when paused. */
+static void add_pause(json_t *o, const struct pauses *p, size_t i)
+{
+	char at[40];
+	bool paused = !p->unknown_why && p->since[i] >= 0;
+	json_object_set_new(o, "paused", p->unknown_why ? json_null() : json_boolean(paused));
+	if (!paused)
+		return;
+	tz_format_rfc3339(p->since[i], 0, 1, at, sizeof(at));
+	json_object_set_new(o, "paused_at", json_string(at));
+}
+
 static json_t *entry_json(const struct schedule_entry *e, long long from, long count)
 {
 	json_t *argv = json_array(), *next = json_array();
@@ -75,12 +100,16 @@ static json_t *entry_json(const struct schedule_entry *e, long long from, long c
 			 "grace_s", e->grace_s, "next", next);
 }
 
-static void print_entry(const struct schedule_entry *e, long long from, long count)
+static void print_entry(const struct schedule_entry *e, long long from, long count,
+			long long paused_since)
 {
 	struct buf cmd = BUF_INIT;
+	char at[40] = "";
 	command_line(e, &cmd);
-	printf("%s  (line %d)\n  %s  %s  %s\n", e->name, e->line, cron_spec(e->expr),
-	       cron_zone(e->expr), buf_str(&cmd));
+	if (paused_since >= 0)
+		tz_format_rfc3339(paused_since, 0, 1, at, sizeof(at));
+	printf("%s  (line %d)%s%s\n  %s  %s  %s\n", e->name, e->line, *at ? "  PAUSED since " : "",
+	       at, cron_spec(e->expr), cron_zone(e->expr), buf_str(&cmd));
 	buf_release(&cmd);
 	long long t = from;
 	long i = 0;
@@ -94,16 +123,22 @@ static void print_entry(const struct schedule_entry *e, long long from, long cou
 		printf("    (no %s fire time before the year 10000)\n", i ? "further" : "");
 }
 
-static int list_entries(const struct schedule *s, long long from, long count, bool json)
+static int list_entries(const struct schedule *s, long long from, long count, bool json,
+			const struct pauses *p)
 {
 	char from_text[40];
 	tz_format_rfc3339(from, 0, 1, from_text, sizeof(from_text));
 	if (json) {
 		json_t *entries = json_array();
-		for (size_t i = 0; i < s->n; i++)
-			json_array_append_new(entries, entry_json(&s->entries[i], from, count));
+		for (size_t i = 0; i < s->n; i++) {
+			json_t *e = entry_json(&s->entries[i], from, count);
+			add_pause(e, p, i);
+			json_array_append_new(entries, e);
+		}
 		json_t *o = json_pack("{s:s, s:s, s:o}", "file", s->path, "from", from_text,
 				      "entries", entries);
+		if (p->unknown_why)
+			json_object_set_new(o, "pause_state_unknown", json_string(p->unknown_why));
 		char *text = json_dumps(o, JSON_COMPACT);
 		printf("%s\n", text);
 		free(text);
@@ -112,11 +147,26 @@ static int list_entries(const struct schedule *s, long long from, long count, bo
 	}
 	printf("%s: %zu entr%s, next %ld fire time%s after %s\n", s->path, s->n,
 	       s->n == 1 ? "y" : "ies", count, count == 1 ? "" : "s", from_text);
+	if (p->unknown_why)
+		printf("pause state unknown: %s\n", p->unknown_why);
 	for (size_t i = 0; i < s->n; i++) {
 		printf("\n");
-		print_entry(&s->entries[i], from, count);
+		print_entry(&s->entries[i], from, count, p->unknown_why ? -1 : p->since[i]);
 	}
 	return EXIT_OK;
+}
+
+static int list_with_pauses(const struct schedule *s, long long from, long count, bool json)
+{
+	struct pauses p = { .since = xcalloc(s->n ? s->n : 1, sizeof(*p.since)) };
+	if (schedule_paused_since(s, p.since, &p.unknown_why) < 0) {
+		log_warn("listing without the pause state: the database could not be read",
+			 LF_S("error", error_last() ? error_last() : ""));
+		p.unknown_why = "the database could not be read";
+	}
+	int code = list_entries(s, from, count, json, &p);
+	free(p.since);
+	return code;
 }
 
 /* ---- --heroku -------------------------------------------------------------- */
@@ -179,6 +229,9 @@ static void heroku_form(const struct schedule_entry *e, long long now, struct he
 					 ":00/:10/…/:50 and every day at HH:00 or HH:30 UTC only");
 }
 
+/* Each Scheduler entry is a tick over its one entry, not the job's own
+ * command: a tick claims the slot, so the catch-all tick (or a clock) that
+ * also finds it due does not run it again. */
 static int print_heroku(const struct schedule *s, long long now, bool json)
 {
 	json_t *native = json_array(), *rest = json_array();
@@ -187,14 +240,15 @@ static int print_heroku(const struct schedule *s, long long now, bool json)
 		const struct schedule_entry *e = &s->entries[i];
 		struct heroku_form f;
 		heroku_form(e, now, &f);
-		struct buf cmd = BUF_INIT;
-		command_line(e, &cmd);
+		struct buf cmd = BUF_INIT, runs = BUF_INIT;
+		buf_addf(&cmd, "jobrun tick --entry %s", e->name);
+		command_line(e, &runs);
 		if (f.native) {
-			json_array_append_new(native, json_pack("{s:s, s:s, s:s}", "entry", e->name,
-								"frequency", f.frequency,
-								"command", buf_str(&cmd)));
+			json_array_append_new(native, json_pack("{s:s, s:s, s:s, s:s}", "entry", e->name,
+								"frequency", f.frequency, "command",
+								buf_str(&cmd), "runs", buf_str(&runs)));
 			buf_addf(&text, "  %-24s %-40s # %s (%s %s)\n", f.frequency, buf_str(&cmd),
-				 e->name, cron_spec(e->expr), cron_zone(e->expr));
+				 buf_str(&runs), cron_spec(e->expr), cron_zone(e->expr));
 		} else {
 			json_array_append_new(rest, json_pack("{s:s, s:s}", "entry", e->name, "why",
 							      f.why));
@@ -202,15 +256,16 @@ static int print_heroku(const struct schedule *s, long long now, bool json)
 				 cron_zone(e->expr), f.why);
 		}
 		buf_release(&cmd);
+		buf_release(&runs);
 	}
 	size_t n_rest = json_array_size(rest);
 	if (json) {
-		json_t *o = json_pack("{s:s, s:o, s:o}", "file", s->path, "scheduler", native,
-				      "tick", json_pack("{s:s, s:s, s:o}", "frequency",
-							"Every 10 minutes", "command", "jobrun tick",
-							"entries", rest));
-		if (!n_rest)
-			json_object_set_new(o, "tick", json_null());
+		/* The tick is worth having even when every entry has its own
+		 * Scheduler entry: it runs one that Scheduler missed. */
+		json_t *o = json_pack("{s:s, s:o, s:{s:s, s:s, s:b, s:o}}", "file", s->path,
+				      "scheduler", native, "tick", "frequency", "Every 10 minutes",
+				      "command", "jobrun tick", "required", n_rest > 0, "entries",
+				      rest);
 		char *out = json_dumps(o, JSON_COMPACT);
 		printf("%s\n", out);
 		free(out);
@@ -221,11 +276,18 @@ static int print_heroku(const struct schedule *s, long long now, bool json)
 		printf("Heroku Scheduler entries for %s (Scheduler runs in UTC):\n\n", s->path);
 		fputs(buf_str(&text), stdout);
 		if (n_rest)
-			printf("  %-24s %-40s # the %zu entr%s below\n", "Every 10 minutes",
-			       "jobrun tick", n_rest, n_rest == 1 ? "y" : "ies");
+			printf("  %-24s %-40s # the %zu entr%s below, and any above Scheduler "
+			       "missed\n", "Every 10 minutes", "jobrun tick", n_rest,
+			       n_rest == 1 ? "y" : "ies");
+		else
+			printf("  %-24s %-40s # optional: runs an entry above that Scheduler "
+			       "missed\n", "Every 10 minutes", "jobrun tick");
 		if (n_rest)
 			printf("\nRun by `jobrun tick` (Scheduler cannot express them):\n%s",
 			       buf_str(&tick));
+		printf("\nEach slot runs once, by whichever of its entry's tick and the plain "
+		       "tick claims it\nfirst. Do not enter the job commands themselves: they "
+		       "claim no slot, so a tick\nor clock would run the same slot again.\n");
 	}
 	buf_release(&text);
 	buf_release(&tick);
@@ -260,7 +322,7 @@ int cmd_schedule(int argc, char **argv, struct global_options *g)
 	struct schedule s;
 	if (schedule_load(schedule_path(), &s))
 		return exit_code_for_error();
-	int code = heroku ? print_heroku(&s, from, g->json) : list_entries(&s, from, count, g->json);
+	int code = heroku ? print_heroku(&s, from, g->json) : list_with_pauses(&s, from, count, g->json);
 	schedule_release(&s);
 	return code;
 }

@@ -373,6 +373,14 @@ static void loop(struct worker *w)
 	stop_children(w);
 }
 
+static bool selected(const struct clock_options *o, const char *name)
+{
+	for (int i = 0; i < o->n_only; i++)
+		if (!strcmp(o->only[i], name))
+			return true;
+	return !o->n_only;
+}
+
 int clock_run(const struct schedule *s, const struct clock_options *o, struct clock_result *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -383,6 +391,9 @@ int clock_run(const struct schedule *s, const struct clock_options *o, struct cl
 		return -1;
 	w.children = xcalloc(s->n ? s->n : 1, sizeof(*w.children));
 	w.next_check = xcalloc(s->n ? s->n : 1, sizeof(*w.next_check));
+	for (size_t i = 0; i < s->n; i++)
+		if (!selected(o, s->entries[i].name))
+			w.next_check[i] = LLONG_MAX; /* never looked at, never claimed */
 	/* Every entry is looked at on the first pass: what came due while no
 	 * clock ran is caught up, or recorded missed, from the slots table. */
 	log_info(o->once ? "tick" : "clock started", LF_I("entries", (long long)s->n),

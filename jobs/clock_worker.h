@@ -49,6 +49,10 @@ const char *clock_exe(void);
 
 struct clock_options {
 	const char *what;      /* "clock" or "tick": logs and who claimed a slot */
+	/* tick --entry: only these entries (names the caller checked); the
+	 * others are left to whoever else runs them. n_only 0: every entry. */
+	const char *const *only;
+	int n_only;
 	bool once;             /* tick: one pass, wait for its children, return */
 	double stop_timeout_s; /* after a stop signal, how long children get */
 	const struct notify *notify; /* late/missed alerts after each pass; NULL: none */

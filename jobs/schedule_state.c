@@ -276,3 +276,44 @@ int schedule_is_paused(struct db *db, const char *entry, bool *paused)
 	db_result_free(r);
 	return 0;
 }
+
+int schedule_paused_since(const struct schedule *s, long long *since, const char **why)
+{
+	for (size_t i = 0; i < s->n; i++)
+		since[i] = -1;
+	/* db_open()'s rule: DATABASE_URL, else libpq's PG* variables. */
+	if (!config_get("DATABASE_URL") && !config_get("PGHOST") && !config_get("PGDATABASE")) {
+		*why = "no DATABASE_URL";
+		return 1;
+	}
+	double timeout;
+	struct db *db = NULL;
+	struct db_result *r = NULL;
+	int rc = -1;
+	if (task_statement_timeout(&timeout) || db_open(&db, timeout))
+		goto out;
+	/* Listing needs no migrated schema: before 0007 nothing can be paused. */
+	r = db_query(db, "SELECT to_regclass('jobrun.schedule_paused') IS NOT NULL", 0, NULL);
+	if (!r)
+		goto out;
+	if (!db_bool(r, 0, 0)) {
+		*why = "the database has no jobrun.schedule_paused yet (run 'jobrun migrate')";
+		rc = 1;
+		goto out;
+	}
+	db_result_free(r);
+	r = db_query(db, "SELECT entry, floor(extract(epoch FROM paused_at))::bigint "
+			 "FROM jobrun.schedule_paused", 0, NULL);
+	if (!r)
+		goto out;
+	for (int row = 0; row < db_rows(r); row++) {
+		const struct schedule_entry *e = schedule_find(s, db_value(r, row, 0));
+		if (e) /* a paused name the file no longer has is nobody's */
+			since[e - s->entries] = db_ll(r, row, 1, 0);
+	}
+	rc = 0;
+out:
+	db_result_free(r);
+	db_close(db);
+	return rc;
+}

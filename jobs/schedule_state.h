@@ -20,6 +20,7 @@
 
 struct cron_expr;
 struct db;
+struct schedule;
 struct schedule_entry;
 
 /* Iterations one plan may spend counting slots that are past their grace
@@ -74,6 +75,12 @@ int schedule_pause(struct db *db, const char *entry, const char *who, bool *chan
 int schedule_resume(struct db *db, const char *entry, bool *changed);
 /* Names of paused entries, for `schedule` and `status`. */
 int schedule_is_paused(struct db *db, const char *entry, bool *paused);
+
+/* For the `schedule` listing, on a connection of its own: since[i] (the
+ * caller's array of s->n) is when entry i was paused, -1 when it is not.
+ * 0: read. 1: not known, and *why says why (no database configured; a
+ * schema without jobrun.schedule_paused). -1: a database error (reported). */
+int schedule_paused_since(const struct schedule *s, long long *since, const char **why);
 
 /* Connect for the schedule commands (JOBRUN_STATEMENT_TIMEOUT applies) and
  * check the schema has this binary's migrations: "run 'jobrun migrate'"

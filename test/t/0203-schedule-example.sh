@@ -1,7 +1,7 @@
 #!/bin/bash
 # The example jobrun.cron in the repository loads, and --heroku splits it as
-# documented: the daily UTC entries go to Scheduler, the weekly and New York
-# ones to the tick. Skipped until every job it names is registered (cleanup,
+# documented: the daily UTC entries go to Scheduler as ticks over their entry,
+# the weekly and New York ones to the plain tick. Skipped until every job it names is registered (cleanup,
 # orphans and sync arrive on their own branches).
 . "$(dirname "$0")/lib.sh"
 
@@ -26,9 +26,9 @@ is "$(jf '[n["local"] for e in d["entries"] if e["name"] == "sync-game-sunday" f
 
 run_jobrun schedule --heroku
 is "$RC" 0 "--heroku exits 0"
-like "$OUT" "Every day at 01:00 UTC +jobrun prune " "prune daily"
-like "$OUT" "Every day at 02:00 UTC +jobrun primecache --limit 180 " "primecache daily"
-like "$OUT" "Every day at 04:00 UTC +jobrun orphans --days 7 " "orphans daily"
+like "$OUT" "Every day at 01:00 UTC +jobrun tick --entry prune +# jobrun prune " "prune daily"
+like "$OUT" "Every day at 02:00 UTC +jobrun tick --entry primecache +# jobrun primecache --limit 180 " "primecache daily"
+like "$OUT" "Every day at 04:00 UTC +jobrun tick --entry orphans-days-7 +# jobrun orphans --days 7 " "orphans daily"
 like "$OUT" "Every 10 minutes +jobrun tick +# the 7 entries below" "the tick for the rest"
 like "$OUT" "sync-game-weeknight +\*/5 20-22 \* \* mon,thu \(America/New_York\)" "game days run by the tick"
 
