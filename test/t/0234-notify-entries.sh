@@ -7,7 +7,7 @@
 # in the future: the children record their runs on the real clock.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-notify.sh"
-plan 14
+plan 16
 db_create
 db_migrate
 hook_start
@@ -58,4 +58,22 @@ like "$(hook_lines 'r["json"]["text"]')" '^jobrun: daily is back on schedule \(l
 is "$(mails mail) $(sql "SELECT count(*) FROM jobrun.alerts")" "3 0" "late, missed and recovery mails; nothing open"
 at_clock 2027-03-03T02:05:00Z 1 status --notify
 is "$RC $(hook_count)" "0 1" "an ok status sends nothing"
+
+# Day 4, missed by a tick, and the SMTP server accepts connections but never
+# greets: the mail is held to its share of JOBRUN_NOTIFY_TIMEOUT, not
+# lib/mail's own 30 s, so a clock's next pass is not held back.
+python3 -c '
+import os, socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(16)
+open(sys.argv[1] + ".tmp", "w").write("%d\n" % s.getsockname()[1])
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+time.sleep(600)' "$T_TMP/mute.port" >/dev/null 2>&1 &
+T_PIDS="$T_PIDS $!"
+wait_until 20 test -s "$T_TMP/mute.port" || { echo "Bail out! the mute SMTP server did not start"; exit 1; }
+SMTP_URL="smtp://127.0.0.1:$(cat "$T_TMP/mute.port")" JOBRUN_NOTIFY_TIMEOUT=2s \
+	at_clock 2027-03-04T02:20:00Z 1 tick
+like "$OUT$ERR" 'notification failed.*signal=mail.*[Tt]imeout was reached|notification failed.*signal=mail.*timed out' \
+	"the mail to a mute server fails as a timeout"
+ms=$(printf '%s' "$OUT$ERR" | grep 'signal=mail' | grep -oE 'after [0-9]+ milliseconds' | grep -oE '[0-9]+' | head -1)
+check "curl gave up within the notification's 2 s (got ${ms:-none} ms), not after 30 s" below "${ms:-99999}" 2500
 done_testing
