@@ -87,10 +87,10 @@ void comicvine_init(struct comicvine *cv, struct comicvine_config *cfg, long lon
 	memset(cfg, 0, sizeof(*cfg));
 	for (int p = 0; p < CV_NPATHS; p++) {
 		cv->buckets[p][0] = (struct rl_bucket){ PROVIDER, path_names[p], cv->cfg.hourly_limit,
-							3600, 0 };
+							3600, 0, false };
 		/* Spacing spans every path; so does the optional daily cap. */
 		cv->buckets[p][1] = (struct rl_bucket){ PROVIDER, "*", cv->cfg.daily_limit, 86400,
-							cv->cfg.min_interval_s };
+							cv->cfg.min_interval_s, false };
 	}
 	provider_init(&cv->prov, &comicvine_desc, cv->cfg.base_url, cv->cfg.api_key, cv,
 		      max_requests);

@@ -614,7 +614,19 @@ static int run_before_hook(struct xfer *x)
 {
 	const struct http_hooks *h = &x->c->hooks;
 	if (x->holds_grant) {
-		/* Woken for the slot reserved earlier: it is this attempt's. */
+		/* Woken for the slot reserved earlier: it is this attempt's,
+		 * unless the hook moves it. */
+		if (h->on_wake) {
+			if (h->on_wake(h->ctx, x->req, &x->grant)) {
+				x->holds_grant = false;
+				refused(x);
+				return -1;
+			}
+			if (x->grant.send_at > clock_mono()) {
+				x->wake_at = x->grant.send_at;
+				return 1;
+			}
+		}
 		x->holds_grant = false;
 		x->granted_at = x->grant.slot_at > 0 ? x->grant.slot_at : x->grant.send_at;
 		return 0;

@@ -144,6 +144,14 @@ struct http_hooks {
 	 * grant's refusal and reason in the response), or HTTP_STOPPED when
 	 * deadline_should_stop(). */
 	int (*before_attempt)(void *ctx, const struct http_request *req, struct http_grant *g);
+	/* A transfer woken for the grant it holds, before it starts (the pool
+	 * unparks it, http_send() has slept for it): the grant is in g. The
+	 * hook may move it (g->send_at later: it waits again, parked, holding
+	 * the new grant) or refuse (as before_attempt). So whatever happened
+	 * while it waited (a sibling on its bucket that left late, a busy
+	 * callback that made it miss its slot) is settled without blocking the
+	 * other transfers. NULL: it goes. */
+	int (*on_wake)(void *ctx, const struct http_request *req, struct http_grant *g);
 	/* Right before every send, on a connection that is ready (libcurl's
 	 * pre-request callback), including libcurl's own re-sends: the moment a
 	 * request really leaves. Same answers as before_attempt, but it may wait

@@ -294,17 +294,21 @@ int http_pool_run(struct http_pool *p)
 		compact(p);
 		if (!any_live(p))
 			break;
-		double next = next_wake(p);
 		if (!p->running) {
 			/* Everyone is parked or between attempts: sleep to the
 			 * earliest, spinning its last moment so a slot is kept. */
-			xfer_wait_until(next);
+			xfer_wait_until(next_wake(p));
 			continue;
 		}
 		int still;
 		curl_multi_perform(p->multi, &still);
 		collect_done(p);
 		if (p->running) {
+			/* After collect_done: a callback may have added a request
+			 * (the next page) that can start now, or freed a place. A
+			 * wake time from before would leave it waiting for
+			 * whatever curl says next (a whole answer's latency). */
+			double next = next_wake(p);
 			double ms = (next - clock_mono() - XFER_SPIN_S) * 1000;
 			curl_multi_poll(p->multi, NULL, 0, ms > 0 ? (int)ms : 0, NULL);
 		}

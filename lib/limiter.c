@@ -26,6 +26,7 @@ struct http_hooks limiter_hooks(struct limiter *l)
 {
 	struct http_hooks h = { 0 };
 	h.before_attempt = limiter_before_attempt;
+	h.on_wake = limiter_on_wake;
 	h.before_send = limiter_before_send;
 	h.on_rate_limited = limiter_on_rate_limited;
 	h.ctx = l;
@@ -76,34 +77,102 @@ static double largest_spacing(const struct rl_bucket *b, int n)
 	return spacing;
 }
 
-/* Within this process, never less than the spacing after the last real send
- * (the stamp limiter_before_send() took when libcurl was about to send).
- * While sends leave within the margin of their slots this never waits:
- * slots are a spacing and a margin apart. It is the net under that rule.
- * -1 when a stop cut the wait short. */
-static int keep_own_spacing(struct limiter *l, double spacing)
+/* ---------------------------------------------------------------- the floor */
+
+/* FNV-1a over provider, a NUL, and name: the bucket's identity, however many
+ * copies of its struct the map hands out (ComicVine's `*` is in every path's
+ * array). Never 0, which marks a free entry. */
+static unsigned long long floor_key(const struct rl_bucket *b)
 {
-	if (spacing > 0 && l->last_send_mono > 0) {
-		double gap = clock_mono() - l->last_send_mono;
-		if (gap < spacing && deadline_sleep(spacing - gap))
-			return -1;
+	unsigned long long h = 1469598103934665603ULL;
+	const char *parts[2] = { b->provider ? b->provider : "", b->name ? b->name : "" };
+	for (int k = 0; k < 2; k++) {
+		for (const unsigned char *c = (const unsigned char *)parts[k]; *c; c++)
+			h = (h ^ *c) * 1099511628211ULL;
+		h = (h ^ 0xff) * 1099511628211ULL; /* the separator */
 	}
-	return 0;
+	return h ? h : 1;
 }
+
+static const struct limiter_floor *floor_find(const struct limiter *l, unsigned long long key)
+{
+	for (int i = 0; i < LIMITER_FLOORS; i++)
+		if (l->floors[i].key == key)
+			return &l->floors[i];
+	return NULL;
+}
+
+double limiter_floor_at(const struct limiter *l, const struct rl_bucket *b, int n)
+{
+	double at = 0;
+	for (int i = 0; i < n; i++) {
+		double gap = rl_floor_gap(&b[i]);
+		if (!(gap > 0))
+			continue;
+		const struct limiter_floor *f = floor_find(l, floor_key(&b[i]));
+		if (f && f->last_mono + gap > at)
+			at = f->last_mono + gap;
+	}
+	return at;
+}
+
+void limiter_floor_note(struct limiter *l, const struct rl_bucket *b, int n, double when)
+{
+	for (int i = 0; i < n; i++) {
+		if (!(rl_floor_gap(&b[i]) > 0))
+			continue;
+		unsigned long long key = floor_key(&b[i]);
+		struct limiter_floor *f = (struct limiter_floor *)floor_find(l, key);
+		if (!f) {
+			/* A free entry, else the one that sent longest ago. */
+			f = &l->floors[0];
+			for (int k = 0; k < LIMITER_FLOORS && f->key; k++)
+				if (!l->floors[k].key || l->floors[k].last_mono < f->last_mono)
+					f = &l->floors[k];
+			f->key = key;
+			f->last_mono = when;
+		} else if (when > f->last_mono) {
+			f->last_mono = when;
+		}
+	}
+}
+
+enum limiter_step limiter_step(const struct limiter *l, const struct rl_bucket *b, int n,
+			       double slot, double now, double *at)
+{
+	double floor = limiter_floor_at(l, b, n);
+	double go = floor > now ? floor : now;
+	if (rl_strict(b, n) && (slot <= 0 || go - slot > rl_send_allowance(largest_spacing(b, n))))
+		return LIMITER_NEW_SLOT;
+	if (floor > now) {
+		*at = floor;
+		return LIMITER_WAIT;
+	}
+	return LIMITER_GO;
+}
+
+/* Sleep until this process's floor on the request's buckets: the net under a
+ * strict slot taken on the connection. -1 when a stop cut the wait short. */
+static int keep_own_floor(struct limiter *l, const struct rl_bucket *b, int n)
+{
+	double gap = limiter_floor_at(l, b, n) - clock_mono();
+	return gap > 0 && deadline_sleep(gap) ? -1 : 0;
+}
+
+/* ------------------------------------------------------------------ hooks */
 
 /* Retakes of one send before giving up on it: each is a new slot, so only a
  * machine too busy to send within a millisecond or two of any slot gets here. */
 #define MAX_RESPACE 64
 
-/* A new slot for a send that missed its own (or has none), waited for here,
- * on the connection that is ready: it must return within the allowance of
- * the slot, or it takes another. The request's windows counted it already
+/* A new slot for a strict send that missed its own (or has none), waited for
+ * here, on the connection that is ready: it must return within the allowance
+ * of the slot, or it takes another. The request's windows counted it already
  * when it has a first slot (`respace`). 0: send now; 1: refused. */
 static int retake_slot(struct limiter *l, const struct rl_bucket *b, int n, bool respace,
 		       double max_wait_s, struct http_grant *g)
 {
-	double spacing = largest_spacing(b, n);
-	double allowance = rl_send_allowance(spacing);
+	double allowance = rl_send_allowance(largest_spacing(b, n));
 	for (int tries = 0;; tries++) {
 		struct rl_take t;
 		int rc = respace ? ratelimit_respace(l->db, b, n, max_wait_s, l->unsent == 0, &t)
@@ -114,7 +183,7 @@ static int retake_slot(struct limiter *l, const struct rl_bucket *b, int n, bool
 			return refuse(g, HTTP_REFUSED_ERROR, "rate limiter unavailable (database error)");
 		if (t.outcome == RL_EXHAUSTED)
 			return refuse_exhausted(l, b, &t, g);
-		if (t.outcome == RL_STOPPED || keep_own_spacing(l, spacing))
+		if (t.outcome == RL_STOPPED || keep_own_floor(l, b, n))
 			return refuse(g, HTTP_REFUSED_STOPPED, deadline_reason_name(deadline_reason()));
 		l->waited_s += t.waited_s;
 		l->granted++;
@@ -136,9 +205,41 @@ static int retake_slot(struct limiter *l, const struct rl_bucket *b, int n, bool
 	}
 }
 
+/* A slot's answer as a grant: send at the slot, never before the floor. A
+ * grant that goes now is this process's latest send on its buckets. */
+static void grant_slot(struct limiter *l, const struct rl_bucket *b, int n, const struct rl_take *t,
+		       struct http_grant *g)
+{
+	double at = t->wake_mono, floor = limiter_floor_at(l, b, n);
+	if (floor > at)
+		at = floor;
+	double now = clock_mono();
+	l->waited_s += at > now ? at - now : 0;
+	l->granted++;
+	g->send_at = at;
+	g->slot_at = t->slot_mono;
+	if (at <= now)
+		limiter_floor_note(l, b, n, now);
+	log_debug("rate slot reserved", LF_F("in_ms", (at - now) * 1000));
+}
+
+/* The reserve's refusals, as before_attempt and on_wake give them. */
+static int refuse_take(struct limiter *l, const struct rl_bucket *b, int rc, const struct rl_take *t,
+		       struct http_grant *g)
+{
+	if (rc)
+		return refuse(g, HTTP_REFUSED_ERROR, "rate limiter unavailable (database error)");
+	if (t->outcome == RL_EXHAUSTED)
+		return refuse_exhausted(l, b, t, g);
+	if (t->outcome == RL_STOPPED)
+		return refuse(g, HTTP_REFUSED_STOPPED, deadline_reason_name(deadline_reason()));
+	return 0;
+}
+
 /* A reservation, not a wait: the slot in every bucket is taken now and the
  * grant says when it is; the driver waits for it (other transfers move
- * meanwhile). The process's own last send sets a floor under it. */
+ * meanwhile). The process's own last send on the buckets sets a floor under
+ * it. */
 int limiter_before_attempt(void *ctx, const struct http_request *req, struct http_grant *g)
 {
 	struct limiter *l = ctx;
@@ -149,37 +250,58 @@ int limiter_before_attempt(void *ctx, const struct http_request *req, struct htt
 	if (!l->prepared && !ratelimit_prepare(l->db, b, n))
 		l->prepared = true;
 	struct rl_take t;
-	if (ratelimit_reserve(l->db, b, n, l->max_wait_s, &t))
-		return refuse(g, HTTP_REFUSED_ERROR, "rate limiter unavailable (database error)");
-	if (t.outcome == RL_EXHAUSTED)
-		return refuse_exhausted(l, b, &t, g);
-	if (t.outcome == RL_STOPPED)
-		return refuse(g, HTTP_REFUSED_STOPPED, deadline_reason_name(deadline_reason()));
-	double spacing = largest_spacing(b, n);
-	double at = t.wake_mono, slot = t.slot_mono;
-	/* The net under the slots: this process's own last send. A send it
-	 * delays past the allowance is late for its slot, and before_send
-	 * takes a new one (the slot stays what the database reserved). */
-	if (spacing > 0 && l->last_send_mono > 0 && at < l->last_send_mono + spacing)
-		at = l->last_send_mono + spacing;
-	l->waited_s += at > clock_mono() ? at - clock_mono() : 0;
-	l->granted++;
+	int rc = ratelimit_reserve(l->db, b, n, l->max_wait_s, &t);
+	if (rc || t.outcome != RL_GRANTED)
+		return refuse_take(l, b, rc, &t, g);
 	l->unsent++;
-	g->send_at = at;
-	g->slot_at = slot;
-	log_debug("rate slot reserved", LF_F("in_ms", (at - clock_mono()) * 1000));
+	grant_slot(l, b, n, &t, g);
 	return 0;
 }
 
-/* The slot was reserved before libcurl connected. A send within the
- * allowance of it (judged from the slot at its earliest, which this
- * transfer carries in send->granted_at) uses it; a later one (a slow
- * connect, a late wake-up, a slow database answer), or one with no grant of
- * its own (libcurl re-sending on a new connection after a reused one turned
- * out dead) takes a new slot here, on the connection that is now ready, so
- * it leaves on time. Each transfer knows its own slot, so several
- * outstanding (a pool) need no guessing. Either way the stamp is the real
- * send. */
+/* The transfer waited for its slot, parked; meanwhile a sibling on its bucket
+ * may have left late (the floor moved), or the pool was busy in a callback
+ * past the slot. Settled here, where waiting costs the others nothing: wait
+ * for the floor (spread, or strict within the allowance), or take a new
+ * strict slot (the window counted this request already) and wait for that. */
+int limiter_on_wake(void *ctx, const struct http_request *req, struct http_grant *g)
+{
+	struct limiter *l = ctx;
+	const struct rl_bucket *b = NULL;
+	int n = l->map(l->map_ctx, req->bucket, &b);
+	if (n <= 0)
+		return 0;
+	double now = clock_mono(), at = now;
+	double slot = g->slot_at > 0 ? g->slot_at : g->send_at;
+	switch (limiter_step(l, b, n, slot, now, &at)) {
+	case LIMITER_GO:
+		limiter_floor_note(l, b, n, now);
+		return 0;
+	case LIMITER_WAIT:
+		g->send_at = at;
+		return 0;
+	case LIMITER_NEW_SLOT:
+		break;
+	}
+	log_info("rate slot missed while parked: taking another", LF_F("late_ms", (now - slot) * 1000));
+	struct rl_take t;
+	/* This transfer's own grant is one of the unsent. */
+	int rc = ratelimit_respace_ahead(l->db, b, n, l->max_wait_s, l->unsent <= 1, &t);
+	if (rc || t.outcome != RL_GRANTED)
+		return refuse_take(l, b, rc, &t, g);
+	l->respaced++;
+	grant_slot(l, b, n, &t, g);
+	return 0;
+}
+
+/* Right before the request leaves, on a connection that is ready. A spread
+ * send goes, however late: its floor was kept when it woke. A strict send
+ * within the allowance of its slot (judged from the slot at its earliest,
+ * which this transfer carries in send->granted_at) uses it; a later one (a
+ * slow connect, a slow database answer), or one with no grant of its own
+ * (libcurl re-sending on a new connection after a reused one turned out dead)
+ * takes a new slot here, so it leaves on time. Each transfer knows its own
+ * slot, so several outstanding (a pool) need no guessing. Either way the
+ * stamp is the real send, and the floor moves to it. */
 int limiter_before_send(void *ctx, const struct http_request *req, const struct http_send *send,
 			struct http_grant *g)
 {
@@ -188,25 +310,38 @@ int limiter_before_send(void *ctx, const struct http_request *req, const struct 
 	int n = l->map(l->map_ctx, req->bucket, &b);
 	if (n <= 0)
 		return 0;
-	double spacing = largest_spacing(b, n);
 	bool granted = send->granted_at >= 0;
-	double late = granted ? clock_mono() - send->granted_at : -1;
+	double now = clock_mono(), at;
+	double late = granted ? now - send->granted_at : -1;
 	if (granted && l->unsent > 0)
 		l->unsent--; /* the attempt's grant: sent now, or given up for a new one */
-	if (spacing > 0 && !(granted && late <= rl_send_allowance(spacing))) {
-		l->respaced++;
-		if (!granted)
-			log_info("rate slot for a send without one (a re-send)");
-		else
-			log_info("rate slot missed before sending: taking another",
-				 LF_F("late_ms", late * 1000));
-		double cap = send->max_wait_s < l->max_wait_s ? send->max_wait_s : l->max_wait_s;
-		if (retake_slot(l, b, n, granted, cap, g))
-			return 1;
+	if (rl_strict(b, n)) {
+		if (limiter_step(l, b, n, granted ? send->granted_at : -1, now, &at) != LIMITER_GO) {
+			l->respaced++;
+			if (!granted)
+				log_info("rate slot for a send without one (a re-send)");
+			else
+				log_info("rate slot missed before sending: taking another",
+					 LF_F("late_ms", late * 1000));
+			double cap = send->max_wait_s < l->max_wait_s ? send->max_wait_s : l->max_wait_s;
+			if (retake_slot(l, b, n, granted, cap, g))
+				return 1;
+		}
+	} else if (!granted) {
+		/* libcurl re-sends only when a reused connection closed before a
+		 * byte of answer: the first send most likely never reached the
+		 * provider, and a spread bucket's window has room for the rare
+		 * one that did (rl_floor_gap). It keeps the attempt's slot. */
+		log_info("re-send on a new connection under the attempt's slot");
+	} else if (late > rl_send_allowance(largest_spacing(b, n))) {
+		l->late_sends++;
+		log_debug("rate send late for its slot (spread: the floor keeps the pace)",
+			  LF_F("late_ms", late * 1000));
 	}
-	l->last_send_mono = clock_mono();
+	now = clock_mono();
+	limiter_floor_note(l, b, n, now);
 	l->sent++;
-	log_debug("rate send", LF_I("mono_us", (long long)(l->last_send_mono * 1e6)));
+	log_debug("rate send", LF_I("mono_us", (long long)(now * 1e6)));
 	return 0;
 }
 

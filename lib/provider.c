@@ -76,6 +76,12 @@ static int p_before_attempt(void *ctx, const struct http_request *req, struct ht
 	return p->limiter ? limiter_before_attempt(p->limiter, req, g) : 0;
 }
 
+static int p_on_wake(void *ctx, const struct http_request *req, struct http_grant *g)
+{
+	struct provider *p = ctx;
+	return p->limiter ? limiter_on_wake(p->limiter, req, g) : 0;
+}
+
 /* Counted when the request really leaves: libcurl's re-sends count too. */
 static int p_before_send(void *ctx, const struct http_request *req, const struct http_send *send,
 			 struct http_grant *g)
@@ -181,6 +187,7 @@ struct http_hooks provider_hooks(struct provider *p, struct limiter *l)
 		l->unknown_wait_is_window = p->desc->unknown_wait_is_window;
 	struct http_hooks h = { 0 };
 	h.before_attempt = p_before_attempt;
+	h.on_wake = p_on_wake;
 	h.before_send = p_before_send;
 	h.classify = p_classify;
 	h.on_rate_limited = p_on_rate_limited;

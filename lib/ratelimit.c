@@ -36,6 +36,21 @@ double rl_send_allowance(double spacing_s)
 	return rl_spacing_margin(spacing_s);
 }
 
+bool rl_strict(const struct rl_bucket *b, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (b[i].spacing_s > 0 && !b[i].spread)
+			return true;
+	return false;
+}
+
+double rl_floor_gap(const struct rl_bucket *b)
+{
+	if (!(b->spacing_s > 0))
+		return 0;
+	return b->spread ? b->spacing_s + rl_spacing_margin(b->spacing_s) : b->spacing_s;
+}
+
 /* The first request of a window reaches the server a little after its slot;
  * the server's window starts then, so ours must end a little later too. */
 double rl_window_margin(double period_s)
@@ -256,6 +271,12 @@ int ratelimit_respace(struct db *db, const struct rl_bucket *b, int n, double ma
 		      bool alone, struct rl_take *out)
 {
 	return take_with(db, alone ? respace_alone_sql : respace_sql, b, n, max_wait_s, true, out);
+}
+
+int ratelimit_respace_ahead(struct db *db, const struct rl_bucket *b, int n, double max_wait_s,
+			    bool alone, struct rl_take *out)
+{
+	return take_with(db, alone ? respace_alone_sql : respace_sql, b, n, max_wait_s, false, out);
 }
 
 /* A negative cap never grants: the call only upserts and plans. */

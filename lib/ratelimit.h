@@ -26,6 +26,13 @@ struct rl_bucket {
 	long limit;           /* requests per period; 0 = no window */
 	double period_s;
 	double spacing_s;     /* minimum gap between two sends; 0 = none */
+	/* What the spacing is. false (strict): the provider's own rule, a gap
+	 * below it is a violation (ComicVine's 1 s): every send leaves within
+	 * the allowance of a slot of its own. true (spread): jobrun's way to
+	 * spread a window evenly (ShipStation's 200 a minute, one every 0.3 s):
+	 * a send may leave late, and this process's next send on the bucket
+	 * keeps the spacing from it (lib/limiter's floor). */
+	bool spread;
 };
 
 enum rl_outcome {
@@ -64,6 +71,10 @@ int ratelimit_reserve(struct db *db, const struct rl_bucket *b, int n, double ma
  * one reserved (by this connection) the new one may be now. Same answers. */
 int ratelimit_respace(struct db *db, const struct rl_bucket *b, int n, double max_wait_s,
 		      bool alone, struct rl_take *out);
+/* As ratelimit_respace, without the sleep (as ratelimit_reserve): for a
+ * transfer that missed its slot before it started, which waits parked. */
+int ratelimit_respace_ahead(struct db *db, const struct rl_bucket *b, int n, double max_wait_s,
+			    bool alone, struct rl_take *out);
 /* Create the buckets' rows and warm this connection's plans without taking
  * anything, so that the first take is as quick as the rest (a slow first
  * answer would make its send late against another process's next slot). */
@@ -91,6 +102,16 @@ double rl_spacing_margin(double spacing_s);
  * slow answer, a slow connect, a descheduled process) takes a new slot
  * (ratelimit_respace) instead. */
 double rl_send_allowance(double spacing_s);
+/* Whether a send on these buckets must keep its slot: some bucket has a
+ * spacing that is not spread. */
+bool rl_strict(const struct rl_bucket *b, int n);
+/* The least gap this process keeps between two of its own sends on bucket b
+ * (0 without spacing). Strict: the spacing; its slots carry the margin, and
+ * this is only the net under them. Spread: the spacing and its margin, the
+ * slots' own pace: sends that left late then cannot bunch, so no span of a
+ * window's length holds more of this process's sends than the window's slots
+ * (60 s / 0.3075 s: 195 of ShipStation's 200), however late they leave. */
+double rl_floor_gap(const struct rl_bucket *b);
 /* Added to the end of a window, for the same jitter on its first request. */
 double rl_window_margin(double period_s);
 /* The soonest a slot may be, so the client sleeps through the database's

@@ -60,10 +60,12 @@ struct ss_account *shipstation_account(struct shipstation *ss, const char *base_
 {
 	struct ss_account *a = xcalloc(1, sizeof(*a));
 	snprintf(a->bucket, sizeof(a->bucket), "%s", bucket);
-	/* Evenly spaced: 200 a minute is one every 0.3 s, so no minute, fixed
-	 * or sliding, however it is aligned, ever holds more than the limit. */
+	/* Evenly spaced: 200 a minute is one every 0.3 s (and a margin), so no
+	 * minute, fixed or sliding, however it is aligned, holds more than the
+	 * limit. The spacing is ours, not ShipStation's rule: spread, so a send
+	 * that leaves late is no violation and holds up nothing (lib/limiter). */
 	a->rl = (struct rl_bucket){ PROVIDER, a->bucket, ss->cfg.per_minute, 60,
-				    60.0 / (double)ss->cfg.per_minute };
+				    60.0 / (double)ss->cfg.per_minute, true };
 	provider_init(&a->prov, &shipstation_desc, base_url ? base_url : ss->cfg.base_url, key, ss, 0);
 	a->prov.http = http;
 	ss->accounts = xrealloc(ss->accounts, (ss->n_accounts + 1) * sizeof(*ss->accounts));

@@ -88,8 +88,6 @@ enum task_start task_begin(struct task *t, const struct task_options *opt)
 
 int task_lock(struct task *t, const char *key)
 {
-	if (t->n_locks >= TASK_MAX_LOCKS)
-		return error("too many locks in one run (at most %d)", TASK_MAX_LOCKS);
 	bool acquired;
 	if (db_try_lock(t->db, key, &acquired))
 		return -1;

@@ -32,7 +32,6 @@ struct task_options {
 			       * of work (sync: per integration) */
 };
 
-#define TASK_MAX_LOCKS 64
 #define TASK_MAX_CLIENTS 16
 
 struct task {
@@ -48,7 +47,9 @@ struct task {
 	bool started;
 	char problem[512];  /* the first problem noted by task_problem(), redacted */
 	long long problems;
-	int n_locks;        /* extra locks from task_lock(), released with the session */
+	int n_locks;        /* extra locks from task_lock(), released with the session. No
+			     * cap of ours: sync takes one per integration it runs, and
+			     * they live in Postgres's shared lock table (thousands) */
 };
 
 enum task_start { TASK_STARTED, TASK_SKIPPED, TASK_FAILED };

@@ -697,18 +697,26 @@ def main():
             sys.exit(f"bench: {program} not built (make build/jobrun build/test-tool)")
     print(f"# jobrun bench, {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}, "
           f"{os.cpu_count()} cpus", flush=True)
+    # `scripts/bench sync` (or any of the names below) runs only those sections.
+    sections = {
+        "startup": lambda tmp: bench_startup(),
+        "noop": lambda tmp: bench_noop(database("bench_noop")),
+        "pace": lambda tmp: bench_pace(),
+        "primecache": lambda tmp: (bench_primecache(None, tmp), bench_primecache_omitted(None, tmp)),
+        "ingest": lambda tmp: bench_ingest(None, tmp),
+        "orphans": bench_orphans,
+        "cleanup": bench_cleanup,
+        "sync": bench_sync,
+        "cron": bench_cron,
+        "clock": lambda tmp: bench_clock(None, tmp),
+    }
+    chosen = sys.argv[1:] or list(sections)
+    for name in chosen:
+        if name not in sections:
+            sys.exit(f"bench: no section {name!r} (sections: {', '.join(sections)})")
     with tempfile.TemporaryDirectory() as tmp:
-        bench_startup()
-        bench_noop(database("bench_noop"))
-        bench_pace()
-        bench_primecache(None, tmp)
-        bench_primecache_omitted(None, tmp)
-        bench_ingest(None, tmp)
-        bench_orphans(tmp)
-        bench_cleanup(tmp)
-        bench_sync(tmp)
-        bench_cron(tmp)
-        bench_clock(None, tmp)
+        for name in chosen:
+            sections[name](tmp)
     print("# goals: startup.version.median_ms < 5; pace.two.violations = 0 (10 loaded runs);\n"
           "# pace.one.utilization >= 0.95;\n"
           "# primecache.refresh.volumes_per_request >= 95; primecache utilization >= 0.98;\n"

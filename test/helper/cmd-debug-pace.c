@@ -54,10 +54,11 @@ static int map_buckets(void *ctx, const char *bucket, const struct rl_bucket **o
 
 static void setup_buckets(struct pace_buckets *pb, const struct pace_opts *o)
 {
-	pb->b[0] = (struct rl_bucket){ o->provider, o->bucket, o->limit, o->period, o->spacing };
+	pb->b[0] = (struct rl_bucket){ o->provider, o->bucket, o->limit, o->period, o->spacing,
+					       false };
 	pb->n = 1;
 	if (o->provider_spacing > 0)
-		pb->b[pb->n++] = (struct rl_bucket){ o->provider, "*", 0, 0, o->provider_spacing };
+		pb->b[pb->n++] = (struct rl_bucket){ o->provider, "*", 0, 0, o->provider_spacing, false };
 }
 
 struct pace_result {

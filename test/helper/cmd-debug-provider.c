@@ -239,7 +239,7 @@ static int run_provider(struct task *t, const struct fp_opts *o, struct stream_s
 		bool slow = o->slow && !strcmp(o->slow, st[i].name);
 		snprintf(fp.names[i], sizeof(fp.names[i]), "%s", st[i].bucket);
 		fp.buckets[i] = (struct rl_bucket){ d->name, fp.names[i], o->window, o->period,
-						    slow ? o->slow_spacing : o->spacing };
+						    slow ? o->slow_spacing : o->spacing, false };
 	}
 	struct db *rl_db = task_rl_db(t);
 	if (!rl_db || provider_config_from_env(d, true, &base_url, &secret)) {

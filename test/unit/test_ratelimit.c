@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -99,8 +100,8 @@ static void test_slot_lead(void **state)
 {
 	(void)state;
 	struct rl_bucket b[2] = {
-		{ "cv", "/volumes/", 200, 3600, 0 },
-		{ "cv", "*", 0, 0, 1 },
+		{ "cv", "/volumes/", 200, 3600, 0, false },
+		{ "cv", "*", 0, 0, 1, false },
 	};
 	assert_true(rl_slot_lead(b, 1) == 0);           /* windows alone need no lead */
 	assert_true(rl_slot_lead(b, 2) == 0.01);        /* capped at 10 ms */
@@ -164,7 +165,7 @@ static void test_settle_long_wait_in_slices(void **state)
 static void test_take_stopped_before_asking(void **state)
 {
 	(void)state;
-	struct rl_bucket b = { "p", "b", 1, 1, 0 };
+	struct rl_bucket b = { "p", "b", 1, 1, 0, false };
 	struct rl_take t;
 	deadline_start(1.0);
 	fc.now += 2; /* past the deadline: no database needed to say so */
@@ -180,7 +181,7 @@ static void test_take_stopped_before_asking(void **state)
 static void test_unknown_block_window_remainder(void **state)
 {
 	(void)state;
-	struct rl_bucket path = { "comicvine", "/volumes/", 200, 3600, 0 };
+	struct rl_bucket path = { "comicvine", "/volumes/", 200, 3600, 0, false };
 	assert_true(rl_unknown_block_s(&path, 2520) == 2520); /* ComicVine 420: the hour is gone */
 	assert_true(rl_unknown_block_s(&path, 0.2) == 1);      /* never less than the floor */
 	assert_true(rl_unknown_block_s(&path, -1) == 1);       /* no window known */
@@ -189,7 +190,7 @@ static void test_unknown_block_window_remainder(void **state)
 static void test_unknown_block_spacing_bucket(void **state)
 {
 	(void)state;
-	struct rl_bucket star = { "comicvine", "*", 0, 0, 1 };
+	struct rl_bucket star = { "comicvine", "*", 0, 0, 1, false };
 	assert_true(rl_unknown_block_s(&star, 3000) == RL_UNKNOWN_FACTOR); /* no window: ignore reset */
 	star.spacing_s = 0.05;
 	assert_true(rl_unknown_block_s(&star, -1) == 1);
@@ -285,6 +286,215 @@ static void test_unlimited_request_passes_without_database(void **state)
 	assert_int_equal(g.refusal, HTTP_REFUSED_NONE);
 }
 
+/* ------------------------------------------------------ the per-bucket floor */
+
+/* Two ShipStation keys, spread like lib/shipstation.c spreads them. */
+static const struct rl_bucket keys[2] = {
+	{ "shipstation", "key-a", 200, 60, 0.3, true },
+	{ "shipstation", "key-b", 200, 60, 0.3, true },
+};
+
+static int map_keys(void *ctx, const char *bucket, const struct rl_bucket **out)
+{
+	(void)ctx;
+	for (int i = 0; i < 2; i++) {
+		if (!strcmp(bucket, keys[i].name)) {
+			*out = &keys[i];
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Deterministic lateness: a busy pool wakes a transfer up to `max` late. */
+static double late_by(uint64_t *rng, double max)
+{
+	*rng ^= *rng << 13;
+	*rng ^= *rng >> 7;
+	*rng ^= *rng << 17;
+	return max * (double)(*rng % 1000) / 1000.0;
+}
+
+/* jobrun.rate_take() for one bucket, as far as spacing goes: the slot is the
+ * later of now and the last slot's next_at. */
+static double model_slot(double *next_at, double now, const struct rl_bucket *b)
+{
+	double slot = *next_at > now ? *next_at : now;
+	*next_at = slot + b->spacing_s + rl_spacing_margin(b->spacing_s);
+	return slot;
+}
+
+/* A pool with two streams per key (sync's phase 2), every wake late by up to
+ * 80 ms, driven through the limiter's own hooks on the fake clock: each key
+ * keeps its own cadence, so both reach their full rate at once; no send of a
+ * key follows its last by less than the floor gap, however late; nothing is
+ * respaced and nothing waits in before_send. One floor for the process (what
+ * it was) takes twice as long. */
+static void test_floor_two_buckets_interleave_at_full_rate(void **state)
+{
+	(void)state;
+	enum { STREAMS = 4, SENDS = 40 };
+	struct limiter l;
+	limiter_init(&l, NULL, map_keys, NULL, 10);
+	struct http_hooks h = limiter_hooks(&l);
+	struct http_request req[STREAMS];
+	struct http_grant g[STREAMS];
+	double next_at[2] = { 0, 0 }, last[2] = { 0, 0 }, start = fc.now;
+	int sent[2] = { 0, 0 };
+	uint64_t rng = 42;
+	for (int i = 0; i < STREAMS; i++) {
+		const struct rl_bucket *b = &keys[i % 2];
+		req[i] = (struct http_request){ .url = "http://127.0.0.1/", .bucket = b->name };
+		memset(&g[i], 0, sizeof(g[i]));
+		g[i].slot_at = g[i].send_at = model_slot(&next_at[i % 2], fc.now, b);
+	}
+	while (sent[0] < SENDS || sent[1] < SENDS) {
+		int k = 0;
+		for (int i = 1; i < STREAMS; i++)
+			if (g[i].send_at < g[k].send_at)
+				k = i;
+		double due = g[k].send_at;
+		fc.now = (due > fc.now ? due : fc.now) + late_by(&rng, 0.08);
+		assert_int_equal(h.on_wake(h.ctx, &req[k], &g[k]), 0);
+		if (g[k].send_at > fc.now)
+			continue; /* parked again: a sibling on its key left late */
+		struct http_send send = { .granted_at = g[k].slot_at, .max_wait_s = 10 };
+		double before = fc.now;
+		assert_int_equal(h.before_send(h.ctx, &req[k], &send, &g[k]), 0);
+		assert_true(fc.now == before); /* never a wait in before_send */
+		int key = k % 2;
+		if (sent[key])
+			assert_true(fc.now - last[key] >= rl_floor_gap(&keys[key]) - 1e-9);
+		last[key] = fc.now;
+		sent[key]++;
+		/* The answer comes 50 ms later; the next page reserves then. */
+		g[k].slot_at = g[k].send_at = model_slot(&next_at[key], fc.now + 0.05, &keys[key]);
+	}
+	double gap = rl_floor_gap(&keys[0]);
+	/* Each key at its own pace: 40 sends in about 40 gaps (each a little
+	 * longer for the lateness); one shared cadence would need 80. */
+	assert_true(last[0] - start < SENDS * (gap + 0.08));
+	assert_true(last[1] - start < SENDS * (gap + 0.08));
+	assert_true(2 * SENDS * gap > SENDS * (gap + 0.08)); /* the bound tells them apart */
+	assert_int_equal(l.respaced, 0);
+	assert_true(l.late_sends > 0); /* the lateness was real, and harmless */
+	assert_int_equal(l.sent, 2 * SENDS);
+}
+
+/* The floor is per bucket, and one bucket's name in many copies (ComicVine's
+ * `*` in every path's array) is one floor. */
+static void test_floor_by_bucket_name(void **state)
+{
+	(void)state;
+	struct limiter l;
+	limiter_init(&l, NULL, map_none, NULL, 10);
+	struct rl_bucket star1[2] = { { "comicvine", "/volumes/", 200, 3600, 0, false },
+				      { "comicvine", "*", 0, 0, 1, false } };
+	struct rl_bucket star2[2] = { { "comicvine", "/issue/", 200, 3600, 0, false },
+				      { "comicvine", "*", 0, 0, 1, false } };
+	assert_true(limiter_floor_at(&l, star1, 2) == 0); /* never sent */
+	limiter_floor_note(&l, star1, 2, 100);
+	assert_true(limiter_floor_at(&l, star2, 2) == 101); /* another path, the same `*` */
+	assert_true(limiter_floor_at(&l, &keys[0], 1) == 0); /* another provider's bucket */
+	limiter_floor_note(&l, &keys[0], 1, 100);
+	assert_true(limiter_floor_at(&l, &keys[1], 1) == 0); /* and another key */
+	assert_true(limiter_floor_at(&l, &keys[0], 1) == 100 + rl_floor_gap(&keys[0]));
+	limiter_floor_note(&l, star2, 2, 99); /* an older stamp never moves it back */
+	assert_true(limiter_floor_at(&l, star1, 2) == 101);
+	/* A full table forgets the bucket that sent longest ago. */
+	char names[LIMITER_FLOORS + 1][16];
+	for (int i = 0; i <= LIMITER_FLOORS; i++) {
+		snprintf(names[i], sizeof(names[i]), "k%d", i);
+		struct rl_bucket b = { "p", names[i], 0, 0, 1, true };
+		limiter_floor_note(&l, &b, 1, 200 + i);
+	}
+	assert_true(limiter_floor_at(&l, star1, 2) == 0);
+	struct rl_bucket newest = { "p", names[LIMITER_FLOORS], 0, 0, 1, true };
+	assert_true(limiter_floor_at(&l, &newest, 1) > 200 + LIMITER_FLOORS);
+}
+
+/* The decision itself: a spread send never takes a new slot, however late;
+ * a strict one does past the allowance, and also when the floor would make it
+ * late; either waits for the floor. */
+static void test_step_strict_and_spread(void **state)
+{
+	(void)state;
+	struct limiter l;
+	limiter_init(&l, NULL, map_none, NULL, 10);
+	struct rl_bucket strict = { "comicvine", "*", 0, 0, 1, false };
+	struct rl_bucket spread = { "shipstation", "k", 200, 60, 0.3, true };
+	double at = 0, allow = rl_send_allowance(1);
+	assert_int_equal(limiter_step(&l, &spread, 1, 50, 60, &at), LIMITER_GO);
+	assert_int_equal(limiter_step(&l, &strict, 1, 50, 60, &at), LIMITER_NEW_SLOT);
+	assert_int_equal(limiter_step(&l, &strict, 1, 60 - allow / 2, 60, &at), LIMITER_GO);
+	assert_int_equal(limiter_step(&l, &strict, 1, -1, 60, &at), LIMITER_NEW_SLOT); /* no slot */
+	limiter_floor_note(&l, &spread, 1, 59.9);
+	assert_int_equal(limiter_step(&l, &spread, 1, 50, 60, &at), LIMITER_WAIT);
+	assert_true(at == 59.9 + rl_floor_gap(&spread));
+	limiter_floor_note(&l, &strict, 1, 59.5);
+	assert_int_equal(limiter_step(&l, &strict, 1, 60.5, 60, &at), LIMITER_WAIT);
+	assert_true(at == 60.5);
+	assert_int_equal(limiter_step(&l, &strict, 1, 60, 60, &at), LIMITER_NEW_SLOT);
+}
+
+/* A strict bucket (ComicVine's 1 s) with two transfers, wakes and sends late
+ * at random: a transfer late for its slot when it wakes takes a new one
+ * (parked again), a send late on the connection retakes and waits there
+ * (retake_slot, modelled), and no two sends are ever less than the spacing
+ * apart. */
+static void test_strict_bucket_never_closer_than_spacing(void **state)
+{
+	(void)state;
+	enum { SENDS = 200 };
+	struct limiter l;
+	limiter_init(&l, NULL, map_none, NULL, 10);
+	const struct rl_bucket star = { "comicvine", "*", 0, 0, 1, false };
+	double allow = rl_send_allowance(star.spacing_s);
+	double next_at = 0, now = 1000, last = -1;
+	double slot[2], send_at[2];
+	int sent = 0, new_slots = 0, retakes = 0;
+	uint64_t rng = 7;
+	for (int i = 0; i < 2; i++)
+		send_at[i] = slot[i] = model_slot(&next_at, now, &star);
+	while (sent < SENDS) {
+		int k = send_at[0] <= send_at[1] ? 0 : 1;
+		now = (send_at[k] > now ? send_at[k] : now) + late_by(&rng, 0.03);
+		double at = 0;
+		/* on_wake */
+		enum limiter_step step = limiter_step(&l, &star, 1, slot[k], now, &at);
+		if (step == LIMITER_NEW_SLOT) {
+			new_slots++;
+			slot[k] = model_slot(&next_at, now, &star);
+			double floor = limiter_floor_at(&l, &star, 1);
+			send_at[k] = slot[k] > floor ? slot[k] : floor;
+			continue;
+		}
+		if (step == LIMITER_WAIT) {
+			send_at[k] = at;
+			continue;
+		}
+		limiter_floor_note(&l, &star, 1, now);
+		/* before_send, after a connect of up to 20 ms */
+		now += late_by(&rng, 0.02);
+		while (limiter_step(&l, &star, 1, slot[k], now, &at) != LIMITER_GO) {
+			retakes++;
+			slot[k] = model_slot(&next_at, now, &star);
+			now = slot[k] + late_by(&rng, 2 * allow); /* the sleep may overshoot */
+			double floor = limiter_floor_at(&l, &star, 1);
+			if (floor > now)
+				now = floor;
+		}
+		if (last >= 0)
+			assert_true(now - last >= star.spacing_s - 1e-9);
+		last = now;
+		limiter_floor_note(&l, &star, 1, now);
+		sent++;
+		send_at[k] = slot[k] = model_slot(&next_at, now + 0.1, &star);
+	}
+	assert_true(new_slots > 0); /* both nets were really tried */
+	assert_true(retakes > 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -303,6 +513,11 @@ int main(void)
 		cmocka_unit_test(test_refusal_text),
 		cmocka_unit_test(test_server_remaining),
 		cmocka_unit_test(test_unlimited_request_passes_without_database),
+		cmocka_unit_test_setup_teardown(test_floor_two_buckets_interleave_at_full_rate, setup_clock,
+						teardown_clock),
+		cmocka_unit_test(test_floor_by_bucket_name),
+		cmocka_unit_test(test_step_strict_and_spread),
+		cmocka_unit_test(test_strict_bucket_never_closer_than_spacing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
