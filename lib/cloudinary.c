@@ -271,8 +271,9 @@ void cloudinary_init(struct cloudinary *c, struct cloudinary_config *cfg, long l
 	memset(cfg, 0, sizeof(*cfg));
 	c->usage = (struct cloudinary_usage){ false, -1, -1, -1 };
 	/* One window per account: the cloud name, never the key. */
-	c->bucket = (struct rl_bucket){ PROVIDER, c->cfg.cloud ? c->cfg.cloud : "-",
-					c->cfg.hourly_limit, 3600, 0 };
+	c->bucket = (struct rl_bucket){ .provider = PROVIDER,
+					.name = c->cfg.cloud ? c->cfg.cloud : "-",
+					.limit = c->cfg.hourly_limit, .period_s = 3600 };
 	provider_init(&c->prov, &cloudinary_desc, c->cfg.base_url, c->cfg.credentials, c,
 		      budget > 0 ? budget : -1);
 }
