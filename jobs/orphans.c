@@ -617,7 +617,8 @@ static void send_mail(struct orph_run *r, const char *usage, double usage_pct)
 	else
 		buf_addf(&body, "\nThe full list is in %s (too big to attach) and in jobrun.orphans.\n",
 			 r->report_path);
-	struct mail_message msg = { subject, buf_str(&body), data ? &att : NULL, data ? 1 : 0 };
+	struct mail_message msg = { .subject = subject, .body = buf_str(&body),
+				     .attachments = data ? &att : NULL, .n_attachments = data ? 1 : 0 };
 	struct mail_result res;
 	mail_send(&r->o->mail, &msg, &res);
 	json_object_set_new(r->t->run.summary, "mail", mail_result_json(&res));

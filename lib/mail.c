@@ -467,6 +467,8 @@ int mail_send(const struct mail_config *cfg, const struct mail_message *msg,
 		budget = MAIL_TIMEOUT_S;
 	if (budget < MAIL_STOP_GRACE_S)
 		budget = MAIL_STOP_GRACE_S;
+	if (msg->max_time_s > 0 && budget > msg->max_time_s)
+		budget = msg->max_time_s;
 	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, clamp_ms(budget));
 	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
 			 clamp_ms(budget < MAIL_CONNECT_TIMEOUT_S ? budget : MAIL_CONNECT_TIMEOUT_S));
@@ -545,7 +547,8 @@ int mail_send_test(char *detail, size_t detail_len)
 	}
 	const struct mail_attachment csv = { "jobrun-doctor.csv", "text/csv; charset=utf-8",
 					     test_csv, sizeof(test_csv) - 1 };
-	const struct mail_message msg = { test_subject, test_body, &csv, 1 };
+	const struct mail_message msg = { .subject = test_subject, .body = test_body,
+					  .attachments = &csv, .n_attachments = 1 };
 	struct mail_result res;
 	int rc = mail_send(&cfg, &msg, &res);
 	if (rc)

@@ -86,6 +86,9 @@ struct mail_message {
 	const char *body;    /* UTF-8 text; LF, CRLF or CR line ends */
 	const struct mail_attachment *attachments;
 	size_t n_attachments;
+	/* The longest this send may take, when the caller has a tighter bound
+	 * than the deadline (a notification's share of its time); 0: none. */
+	double max_time_s;
 };
 
 struct mail_result {

@@ -291,7 +291,9 @@ static json_t *send_mail(const struct notify *n, const struct notify_alert *a, s
 	char *text = notify_alert_text(a);
 	char *subject = redact_string(text);
 	char *body = mail_body(a, subject);
-	struct mail_message msg = { .subject = subject, .body = body };
+	/* Bounded by the share itself too: where the phase's deadline is not
+	 * ours (clock, tick, status), lib/mail would allow up to its own 30 s. */
+	struct mail_message msg = { .subject = subject, .body = body, .max_time_s = s };
 	struct mail_result mr;
 	if (mail_send(&n->mail_cfg, &msg, &mr))
 		result_failed(res, "%s", mr.error);

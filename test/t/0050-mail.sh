@@ -21,28 +21,6 @@ T_SECRETS="$T_SECRETS $SMTP_PASS $(printf '\0%s\0%s' "$SMTP_USER" "$SMTP_PASS" |
 export ADMIN_EMAIL="ops@example.com, dev@example.org"
 unset SMTP_URL MAIL_FROM MAILGUN_SMTP_SERVER SENDGRID_USERNAME CURL_CA_BUNDLE SSL_CERT_FILE SSL_CERT_DIR
 
-# smtp_start <name> [smtpfake.py args…]: sets <NAME>_PORT; mail lands in
-# $T_TMP/<name>.mail/<n>.eml and $T_TMP/<name>.log.
-smtp_start() {
-	local name=$1
-	shift
-	$PY "$T_ROOT/test/fakes/smtpfake.py" --port 0 --port-file "$T_TMP/$name.port" \
-		--log "$T_TMP/$name.log" --maildir "$T_TMP/$name.mail" "$@" \
-		>"$T_TMP/$name.stdout" 2>&1 &
-	T_PIDS="$T_PIDS $!"
-	local i=0
-	while [ ! -s "$T_TMP/$name.port" ]; do
-		i=$((i + 1))
-		if [ $i -gt 400 ]; then
-			echo "Bail out! smtpfake $name did not start: $(cat "$T_TMP/$name.stdout")"
-			exit 1
-		fi
-		sleep 0.05
-	done
-	eval "$(echo "$name" | tr 'a-z-' 'A-Z_')_PORT=$(cat "$T_TMP/$name.port")"
-}
-# received <name>: how many messages that server accepted.
-received() { ls "$T_TMP/$1.mail" 2>/dev/null | grep -c '\.eml$'; }
 # logged <name> <python expression on the last message record e>
 logged() {
 	$PY -c "import json,sys
@@ -59,7 +37,7 @@ is "$RC" 0 "doctor --mail exits 0 when the message is delivered"
 like "$(mail_line)" "^ok +mail \\(test message\\) +sent to 2 of 2 recipients via 127\\.0\\.0\\.1:$PLAIN_PORT \\(plain\\)" \
 	"its line says where it went"
 is "$ERR" "" "nothing on stderr: libcurl's dialogue (AUTH included) is never printed"
-is "$(received plain)" 1 "the server received one message"
+is "$(mails plain)" 1 "the server mails one message"
 is "$(logged plain 'e["rcpt_tos"]')" "['ops@example.com', 'dev@example.org']" "addressed to both ADMIN_EMAIL recipients"
 is "$(logged plain 'e["auth_user"]')" "$SMTP_USER" "after AUTH as the SMTP_URL user"
 like "$(logged plain 'e["mail_from"]')" '^jobrun@[A-Za-z0-9.-]+$' "from jobrun@<hostname> by default"
@@ -110,18 +88,18 @@ for name, result in checks:
 PY
 }
 while IFS=$'\t' read -r name result; do
-	is "$result" ok "received message: $name"
+	is "$result" ok "mails message: $name"
 done < <(check_message "$T_TMP/plain.mail/1.eml")
 
 secret_in_server_files=$(grep -rlF -- "$SMTP_PASS" "$T_TMP"/plain.mail "$T_TMP"/plain.log "$T_TMP"/plain.stdout 2>/dev/null)
-is "$secret_in_server_files" "" "the password is in nothing the server received or logged"
+is "$secret_in_server_files" "" "the password is in nothing the server mails or logged"
 
 # A wrong password: refused, not delivered, and neither password shown.
 SMTP_URL="smtp://$SMTP_USER:wrong-$SMTP_PASS@127.0.0.1:$PLAIN_PORT" run_jobrun doctor --mail
 is "$RC" 1 "a refused login fails doctor (exit 1)"
 like "$(mail_line)" "^FAIL +mail \\(test message\\) +127\\.0\\.0\\.1:$PLAIN_PORT \\(plain\\) failed: .*535" \
 	"its line carries the server's 535"
-is "$(received plain)" 1 "nothing more was delivered"
+is "$(mails plain)" 1 "nothing more was delivered"
 
 # --- configuration errors: exit 78, the variable named, the value not ------
 SMTP_URL="smtp://$SMTP_USER:$SMTP_PASS@127.0.0.1:notaport" run_jobrun doctor --mail
@@ -137,7 +115,7 @@ like "$RC $(mail_line)" "^78 FAIL .*SMTP_URL is not set" "and so is no transport
 export SMTP_URL="smtp://$SMTP_USER:$SMTP_PASS@127.0.0.1:$PLAIN_PORT"
 run_jobrun doctor
 unlike "$OUT" "mail \\(test message\\)" "without --mail, doctor sends nothing"
-is "$(received plain)" 1 "and the server received nothing more"
+is "$(mails plain)" 1 "and the server mails nothing more"
 
 # --- refusals and a dropped connection --------------------------------------
 smtp_start refuse --reject-rcpt bad@
@@ -150,12 +128,12 @@ is "$(logged refuse 'e["rcpt_tos"]')" "['ops@example.com']" "the other recipient
 SMTP_URL="smtp://127.0.0.1:$REFUSE_PORT" ADMIN_EMAIL="bad@example.com" run_jobrun doctor --mail
 is "$RC" 1 "a server refusing every recipient fails doctor"
 like "$(mail_line)" "^FAIL .*failed: .*550 5\\.1\\.1" "with the server's 550"
-is "$(received refuse)" 1 "and nothing was delivered"
+is "$(mails refuse)" 1 "and nothing was delivered"
 
 smtp_start nodata --reject-data
 SMTP_URL="smtp://127.0.0.1:$NODATA_PORT" run_jobrun doctor --mail
 like "$RC $(mail_line)" "^1 FAIL .*554 5\\.7\\.1 Message rejected" "a 554 after DATA fails doctor with the reason"
-is "$(received nodata)" 0 "nothing was delivered"
+is "$(mails nodata)" 0 "nothing was delivered"
 
 smtp_start drop --drop-at DATA
 start=$(date +%s)
@@ -187,7 +165,7 @@ if [ -n "$NONLOCAL" ]; then
 	SMTP_URL="smtp://$NONLOCAL:$OFFHOST_PORT" run_jobrun doctor --mail
 	like "$RC $(mail_line)" "^1 FAIL .*\\(STARTTLS\\) failed: .*STARTTLS" \
 		"off loopback, a server without STARTTLS is refused"
-	is "$(received offhost)" 0 "and nothing was sent to it in clear"
+	is "$(mails offhost)" 0 "and nothing was sent to it in clear"
 
 	smtp_start starttls --host "$NONLOCAL" --starttls "$T_TMP/cert.pem" "$T_TMP/key.pem" \
 		--require-tls --auth "$SMTP_USER:$SMTP_PASS"
@@ -199,7 +177,7 @@ if [ -n "$NONLOCAL" ]; then
 		"after STARTTLS, then AUTH"
 	SMTP_URL="smtp://$SMTP_USER:$SMTP_PASS@$NONLOCAL:$STARTTLS_PORT" run_jobrun doctor --mail
 	like "$RC $(mail_line)" "^1 FAIL .*(certificate|SSL)" "STARTTLS with an untrusted certificate fails"
-	is "$(received starttls)" 1 "and delivers nothing"
+	is "$(mails starttls)" 1 "and delivers nothing"
 else
 	for d in "off loopback, a server without STARTTLS is refused" "and nothing was sent to it in clear" \
 		"with STARTTLS and a trusted certificate it delivers" "after STARTTLS, then AUTH" \

@@ -36,28 +36,6 @@ hook_clear() {
 # hook_fault <JSON fault>: arm a fault on the recording stand-in.
 hook_fault() { fake_post "$HOOK_URL/_control/fault" "$1" >/dev/null; }
 
-SMTP_PY=/usr/bin/python3
-smtp_start() {
-	local name=$1
-	shift
-	$SMTP_PY -c 'import aiosmtpd' 2>/dev/null ||
-		{ echo "Bail out! python3-aiosmtpd is missing for $SMTP_PY: run scripts/install-deps"; exit 1; }
-	$SMTP_PY "$T_ROOT/test/fakes/smtpfake.py" --port 0 --port-file "$T_TMP/$name.port" \
-		--log "$T_TMP/$name.log" --maildir "$T_TMP/$name.mail" "$@" \
-		>"$T_TMP/$name.stdout" 2>&1 &
-	T_PIDS="$T_PIDS $!"
-	local i=0
-	while [ ! -s "$T_TMP/$name.port" ]; do
-		i=$((i + 1))
-		if [ $i -gt 400 ]; then
-			echo "Bail out! smtpfake $name did not start: $(cat "$T_TMP/$name.stdout")"
-			exit 1
-		fi
-		sleep 0.05
-	done
-	eval "$(echo "$name" | tr 'a-z-' 'A-Z_')_PORT=$(cat "$T_TMP/$name.port")"
-}
-mails() { ls "$T_TMP/$1.mail" 2>/dev/null | grep -c '\.eml$'; }
 
 # Every notification variable off: each test sets what it uses.
 unset JOBRUN_PING_URL JOBRUN_PING_EVENTS JOBRUN_WEBHOOK_URL JOBRUN_WEBHOOK_FORMAT \

@@ -478,15 +478,9 @@ orph_calls() {
 }
 
 # orph_smtp: the SMTP stand-in; mail lands in $T_TMP/smtp.mail/<n>.eml.
-orph_smtp() {
-	/usr/bin/python3 "$T_ROOT/test/fakes/smtpfake.py" --port 0 --port-file "$T_TMP/smtp.port" \
-		--log "$T_TMP/smtp.log" --maildir "$T_TMP/smtp.mail" >"$T_TMP/smtp.stdout" 2>&1 &
-	T_PIDS="$T_PIDS $!"
-	wait_until 20 test -s "$T_TMP/smtp.port" || { echo "Bail out! smtpfake did not start"; exit 1; }
-	export SMTP_URL="smtp://127.0.0.1:$(cat "$T_TMP/smtp.port")" ADMIN_EMAIL="ops@example.com"
-}
+orph_smtp() { smtp_start smtp; smtp_admin "$SMTP_PORT"; }
 # orph_mails: how many messages arrived.
-orph_mails() { ls "$T_TMP/smtp.mail" 2>/dev/null | grep -c '\.eml$'; }
+orph_mails() { mails smtp; }
 
 # orph_csv <file> <python expression on rows (a list of dicts)>: the report
 # parsed back with Python's csv module.
@@ -549,20 +543,36 @@ for line in open(sys.argv[1]):
 PY
 }
 
-# mail_start: the SMTP stand-in (test/fakes/smtpfake.py) on loopback; exports
-# SMTP_URL and ADMIN_EMAIL. Messages land in $T_TMP/mail.mail/<n>.eml.
-mail_start() {
-	/usr/bin/python3 "$T_ROOT/test/fakes/smtpfake.py" --port 0 --port-file "$T_TMP/mail.port" \
-		--log "$T_TMP/mail.log" --maildir "$T_TMP/mail.mail" >"$T_TMP/mail.stdout" 2>&1 &
+# smtp_start <name> [smtpfake.py args…]: the SMTP stand-in (test/fakes/smtpfake.py,
+# Debian's python3-aiosmtpd, so /usr/bin/python3) on loopback; sets <NAME>_PORT;
+# mail lands in $T_TMP/<name>.mail/<n>.eml and $T_TMP/<name>.log.
+SMTP_PY=/usr/bin/python3
+smtp_start() {
+	local name=$1
+	shift
+	$SMTP_PY -c 'import aiosmtpd' 2>/dev/null ||
+		{ echo "Bail out! python3-aiosmtpd is missing for $SMTP_PY: run scripts/install-deps"; exit 1; }
+	$SMTP_PY "$T_ROOT/test/fakes/smtpfake.py" --port 0 --port-file "$T_TMP/$name.port" \
+		--log "$T_TMP/$name.log" --maildir "$T_TMP/$name.mail" "$@" \
+		>"$T_TMP/$name.stdout" 2>&1 &
 	T_PIDS="$T_PIDS $!"
-	wait_until 20 test -s "$T_TMP/mail.port" ||
-		{ echo "Bail out! smtpfake did not start: $(cat "$T_TMP/mail.stdout")"; exit 1; }
-	export SMTP_URL="smtp://127.0.0.1:$(cat "$T_TMP/mail.port")" ADMIN_EMAIL="ops@example.com"
+	wait_until 20 test -s "$T_TMP/$name.port" ||
+		{ echo "Bail out! smtpfake $name did not start: $(cat "$T_TMP/$name.stdout")"; exit 1; }
+	eval "$(echo "$name" | tr 'a-z-' 'A-Z_')_PORT=$(cat "$T_TMP/$name.port")"
+}
+# mails [name]: how many messages that server (default: mail_start's) accepted.
+mails() { ls "$T_TMP/${1:-mail}.mail" 2>/dev/null | grep -c '\.eml$' || true; }
+
+# smtp_admin <port>: jobs mail ADMIN_EMAIL through that server. Alerts
+# (lib/notify) would mail ADMIN_EMAIL too: off here, since these tests read
+# the job's own mails; 0233 and 0234 test the alerts.
+smtp_admin() {
+	export SMTP_URL="smtp://127.0.0.1:$1" ADMIN_EMAIL="ops@example.com" JOBRUN_NOTIFY_ON=none
 	unset MAIL_FROM MAILGUN_SMTP_SERVER SENDGRID_USERNAME
 }
 
-# mails: how many messages the SMTP stand-in accepted.
-mails() { ls "$T_TMP/mail.mail" 2>/dev/null | grep -c '\.eml$' || true; }
+# mail_start: the SMTP stand-in for a job's mails: $T_TMP/mail.mail/<n>.eml.
+mail_start() { smtp_start mail; smtp_admin "$MAIL_PORT"; }
 
 # mail_part <n> <subject|body|to>: a part of message n, parsed as a mail client would.
 mail_part() {
