@@ -15,6 +15,7 @@
 #include "log.h"
 #include "mail.h"
 #include "migrate.h"
+#include "notify.h"
 #include "options.h"
 #include "providers.h"
 #include "redact.h"
@@ -26,6 +27,7 @@ const char usage_doctor[] =
 	"\n"
 	"Check configuration, database reachability and schema version.\n"
 	"  --online   also send one cheap authenticated request to each configured provider\n"
+	"             (not to the notification endpoints: a test ping is an event there)\n"
 	"  --mail     also send a test message to ADMIN_EMAIL (verify email delivery)\n"
 	"Exit 0 when every line is ok or a warning, 78 when configuration is wrong, else 1.\n";
 
@@ -81,6 +83,63 @@ static void check_config(struct checklist *c)
 		}
 		config_line(c, p->name, p->validate(), "configured");
 	}
+}
+
+/* What each notification signal would do, by host and setting, never by
+ * URL: the paths and queries hold the keys. Read as a run reads it, so a
+ * setting that would stop every run with 78 is a FAIL here. */
+static void check_notify(struct checklist *c)
+{
+	struct notify n;
+	char text[256], on[64];
+	error_clear();
+	if (notify_config_from_env(&n)) {
+		line(c, "FAIL", "notifications", error_last());
+		c->config_failed++;
+		return;
+	}
+	if (n.ping_url) {
+		struct buf ev = BUF_INIT;
+		for (int e = 0; e < NOTIFY_EVENTS; e++)
+			if (n.ping_word[e])
+				buf_addf(&ev, "%s%s=%s", ev.len ? "," : "",
+					 notify_event_name((enum notify_event)e),
+					 n.ping_word[e]);
+		char *d = xasprintf("host %s, events %s%s", n.ping_host ? n.ping_host : "?",
+				    ev.len ? buf_str(&ev) : "none",
+				    config_get("JOBRUN_PING_EVENTS") ? "" : " (default)");
+		line(c, "ok", "notify ping", d);
+		free(d);
+		buf_release(&ev);
+	}
+	if (n.webhook_url) {
+		snprintf(text, sizeof(text), "host %s, format %s%s",
+			 n.webhook_host ? n.webhook_host : "?", notify_format_name(n.webhook_format),
+			 config_get("JOBRUN_WEBHOOK_FORMAT") ? "" : " (from the host)");
+		line(c, "ok", "notify webhook", text);
+	}
+	if (n.mail) {
+		snprintf(text, sizeof(text), "to %zu ADMIN_EMAIL address%s via %s (%s)", n.mail_cfg.to.n,
+			 n.mail_cfg.to.n == 1 ? "" : "es", n.mail_cfg.server, n.mail_cfg.source);
+		line(c, "ok", "notify mail", text);
+	} else if (config_get("ADMIN_EMAIL")) {
+		line(c, "warn", "notify mail",
+		     "ADMIN_EMAIL is set but no mail transport (SMTP_URL, Mailgun, SendGrid): no mail alerts");
+	}
+	if (!n.ping_url && !notify_alerts_on(&n)) {
+		line(c, "warn", "notifications", "none configured (README \"Notifications\")");
+		notify_release(&n);
+		return;
+	}
+	notify_on_text(n.on, on, sizeof(on));
+	snprintf(text, sizeof(text), "%s%s%s", on, config_get("JOBRUN_NOTIFY_ON") ? "" : " (default)",
+		 notify_alerts_on(&n) ? "" : "; alerts go by webhook or mail: neither is configured");
+	line(c, "ok", "JOBRUN_NOTIFY_ON", text);
+	format_duration(n.budget_s, text, sizeof(text));
+	if (!config_get("JOBRUN_NOTIFY_TIMEOUT"))
+		strcat(text, " (default)");
+	line(c, "ok", "JOBRUN_NOTIFY_TIMEOUT", text);
+	notify_release(&n);
 }
 
 static void list_missing(const char *kind, const char *name, void *ctx)
@@ -206,6 +265,7 @@ int cmd_doctor(int argc, char **argv, struct global_options *g)
 	log_setup(LOG_QUIET, false);
 	struct checklist c = { 0, 0 };
 	check_config(&c);
+	check_notify(&c);
 	check_database(&c);
 	if (online)
 		check_online(&c);

@@ -82,6 +82,10 @@ struct notify {
 
 int notify_config_from_env(struct notify *n);
 void notify_release(struct notify *n);
+/* "start", "success", "failure": the JOBRUN_PING_EVENTS names. */
+const char *notify_event_name(enum notify_event e);
+/* "slack", "discord", "json": the JOBRUN_WEBHOOK_FORMAT words. */
+const char *notify_format_name(enum notify_format f);
 /* Webhook or mail: the signals that are de-duplicated. */
 bool notify_alerts_on(const struct notify *n);
 
@@ -136,6 +140,8 @@ char *notify_expand(const char *tmpl, const char *word, const struct notify_valu
 int notify_parse_events(const char *s, char *words[NOTIFY_EVENTS], char *why, size_t why_len);
 /* JOBRUN_NOTIFY_ON into NOTIFY_ON_* bits; -1 with why. */
 int notify_parse_on(const char *s, unsigned *out, char *why, size_t why_len);
+/* The bits back as words notify_parse_on reads: "failures,late", "none". */
+void notify_on_text(unsigned on, char *out, size_t len);
 /* The parts of a URL (template) that look like keys: path segments and
  * query values of 8 or more characters holding a digit, or of 16 or more,
  * outside placeholders; each is passed to add(). Words like "start",

@@ -50,6 +50,8 @@ static int read_ping(struct notify *n)
 		char *url = notify_expand(tmpl, n->ping_word[e], &sample, why, sizeof(why));
 		if (!url)
 			return config_error("JOBRUN_PING_EVENTS: event %s: %s", event_names[e], why);
+		/* A word is URL text too, and may carry a key (doctor shows the words). */
+		notify_url_secrets(url, redact_add);
 		char what[64];
 		snprintf(what, sizeof(what), "JOBRUN_PING_URL (event %s)", event_names[e]);
 		int bad = config_check_url(what, url);
@@ -68,6 +70,16 @@ static bool host_is(const char *host, const char *domain)
 	return h >= d && !strcasecmp(host + h - d, domain) && (h == d || host[h - d - 1] == '.');
 }
 
+static const char *const format_names[] = {
+	[NOTIFY_FORMAT_SLACK] = "slack", [NOTIFY_FORMAT_DISCORD] = "discord",
+	[NOTIFY_FORMAT_JSON] = "json",
+};
+
+const char *notify_format_name(enum notify_format f)
+{
+	return format_names[f];
+}
+
 static int read_webhook(struct notify *n)
 {
 	const char *url = config_get("JOBRUN_WEBHOOK_URL");
@@ -84,15 +96,13 @@ static int read_webhook(struct notify *n)
 	n->webhook_url = xstrdup(url);
 	n->webhook_host = http_url_host(url);
 	if (format) {
-		if (!strcmp(format, "slack"))
-			n->webhook_format = NOTIFY_FORMAT_SLACK;
-		else if (!strcmp(format, "discord"))
-			n->webhook_format = NOTIFY_FORMAT_DISCORD;
-		else if (!strcmp(format, "json"))
-			n->webhook_format = NOTIFY_FORMAT_JSON;
-		else
+		int f = 0;
+		while (f <= NOTIFY_FORMAT_JSON && strcmp(format, format_names[f]))
+			f++;
+		if (f > NOTIFY_FORMAT_JSON)
 			return config_error("JOBRUN_WEBHOOK_FORMAT: expected slack, discord or json, got '%.40s'",
 					    format);
+		n->webhook_format = (enum notify_format)f;
 	} else if (n->webhook_host && host_is(n->webhook_host, "hooks.slack.com")) {
 		n->webhook_format = NOTIFY_FORMAT_SLACK;
 	} else if (n->webhook_host && (host_is(n->webhook_host, "discord.com") ||

@@ -17,6 +17,11 @@ static const char *const event_names[NOTIFY_EVENTS] = {
 	[NOTIFY_START] = "start", [NOTIFY_SUCCESS] = "success", [NOTIFY_FAILURE] = "failure",
 };
 
+const char *notify_event_name(enum notify_event e)
+{
+	return event_names[e];
+}
+
 /* The value of placeholder name[0..len), or -1 when there is none by that
  * name; {event} is the caller's. */
 static int lookup(const char *name, size_t len, const struct notify_values *v, const char **out)
@@ -145,38 +150,51 @@ fail:
 	return -1;
 }
 
+/* The single alerts first: notify_on_text names bits by them. */
+static const struct {
+	const char *word;
+	unsigned bits;
+} on_words[] = {
+	{ "failures", NOTIFY_ON_FAILURES }, { "late", NOTIFY_ON_LATE },
+	{ "missed", NOTIFY_ON_MISSED },     { "recovery", NOTIFY_ON_RECOVERY },
+	{ "all", NOTIFY_ON_DEFAULT },       { "none", 0 },
+};
+#define N_ON_SINGLE 4
+
 int notify_parse_on(const char *s, unsigned *out, char *why, size_t why_len)
 {
-	static const struct {
-		const char *word;
-		unsigned bits;
-	} words[] = {
-		{ "failures", NOTIFY_ON_FAILURES }, { "late", NOTIFY_ON_LATE },
-		{ "missed", NOTIFY_ON_MISSED },     { "recovery", NOTIFY_ON_RECOVERY },
-		{ "all", NOTIFY_ON_DEFAULT },       { "none", 0 },
-	};
 	unsigned bits = 0;
 	const char *p = s;
 	for (;;) {
 		size_t len = strcspn(p, ",");
 		char *w = trimmed(p, len);
 		size_t i = 0;
-		while (i < sizeof(words) / sizeof(words[0]) && strcmp(w, words[i].word))
+		while (i < sizeof(on_words) / sizeof(on_words[0]) && strcmp(w, on_words[i].word))
 			i++;
-		if (i == sizeof(words) / sizeof(words[0])) {
+		if (i == sizeof(on_words) / sizeof(on_words[0])) {
 			snprintf(why, why_len,
 				 "unknown word '%.40s' (use failures, late, missed, recovery, all or none)", w);
 			free(w);
 			return -1;
 		}
 		free(w);
-		bits |= words[i].bits;
+		bits |= on_words[i].bits;
 		if (!p[len])
 			break;
 		p += len + 1;
 	}
 	*out = bits;
 	return 0;
+}
+
+void notify_on_text(unsigned on, char *out, size_t len)
+{
+	struct buf b = BUF_INIT;
+	for (int i = 0; i < N_ON_SINGLE; i++)
+		if (on & on_words[i].bits)
+			buf_addf(&b, "%s%s", b.len ? "," : "", on_words[i].word);
+	snprintf(out, len, "%s", b.len ? buf_str(&b) : "none");
+	buf_release(&b);
 }
 
 /* A key, not a word: long, or long enough and holding a digit. */

@@ -4,7 +4,7 @@
 # leave them, and one real run by hand matched by its derived name), and
 # the exit code: 3 when anything is late, missed or failing, else 0.
 . "$(dirname "$0")/lib.sh"
-plan 14
+plan 16
 db_create
 db_migrate
 
@@ -27,6 +27,10 @@ cat >"$JOBRUN_SCHEDULE" <<'CRON'
 # jobrun: name=s-never
 0 * * * * jobrun prune --older-than 8d
 0 * * * * jobrun prune --older-than 9d
+# A long zoned schedule and a long name: the table's columns widen to fit.
+CRON_TZ=America/New_York
+# jobrun: name=s-zoned-with-a-long-entry-name
+*/30 0-19,23 * * mon,thu jobrun prune --older-than 10d
 CRON
 run() { # run <entry> <status> <started> [finished]: a run record as any starter leaves it
 	sql "INSERT INTO jobrun.runs (job, lock_key, status, entry, started_at, finished_at)
@@ -62,6 +66,31 @@ is "$(state s-running)" running "running: its process holds its run lock"
 is "$(state s-dead)" failing "failing: a running record whose process is gone (abandoned)"
 is "$(state s-never)" "never run" "never run"
 is "$(state prune-older-than-9d)" ok "a run by hand counts for the entry its command line derives"
+# Every row's cells start where the header's columns do: each slice between
+# the header's offsets holds exactly one cell of that column, then padding.
+aligned() {
+	printf '%s\n' "$1" | python3 -c '
+import re, sys
+lines = sys.stdin.read().splitlines()
+head, rows = lines[0], lines[1:]
+names = ["ENTRY", "STATE", "SCHEDULE", "LAST RUN", "LAST SUCCESS", "NEXT DUE"]
+offs = [head.index(n) for n in names] + [None]
+t = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
+cell = [r"\S+", r"ok|running|late|missed|failing|paused|never run", r"\S.* \([A-Za-z_/]+\)",
+        r"-|[a-z]+ " + t + r"( [0-9.]+s)?", "-|" + t, "-|" + t]
+bad = []
+for row in [head] + rows:
+    for c in range(len(names)):
+        piece = row[offs[c]:offs[c + 1]]
+        text = piece.rstrip() if c < len(names) - 1 else piece
+        sep_ok = c == len(names) - 1 or piece.endswith("  ")
+        if row is not head and not (re.fullmatch(cell[c], text) and sep_ok):
+            bad.append("%s: %s=%r" % (row.split()[0], names[c], piece))
+print(" ".join(bad) or "aligned")'
+}
+is "$(aligned "$OUT")" aligned "every row's columns start at the header's offsets (a long zoned schedule too)"
+like "$OUT" "s-zoned-with-a-long-entry-name +never run +\\*/30 0-19,23 \\* \\* mon,thu \\(America/New_York\\) " \
+	"the long zoned schedule is shown whole"
 
 # Within the grace, nothing is late yet.
 at_clock 2030-03-01T12:10:00Z 1 status --json

@@ -115,6 +115,24 @@ static void test_parse_on(void **state)
 	assert_non_null(strstr(why, "unknown word 'nope'"));
 }
 
+/* doctor shows JOBRUN_NOTIFY_ON in words notify_parse_on reads back. */
+static void test_on_text(void **state)
+{
+	(void)state;
+	char text[64];
+	unsigned on;
+	notify_on_text(NOTIFY_ON_DEFAULT, text, sizeof(text));
+	assert_string_equal(text, "failures,late,missed,recovery");
+	notify_on_text(NOTIFY_ON_LATE | NOTIFY_ON_RECOVERY, text, sizeof(text));
+	assert_string_equal(text, "late,recovery");
+	notify_on_text(0, text, sizeof(text));
+	assert_string_equal(text, "none");
+	char why[256];
+	notify_on_text(NOTIFY_ON_MISSED | NOTIFY_ON_FAILURES, text, sizeof(text));
+	assert_int_equal(notify_parse_on(text, &on, why, sizeof(why)), 0);
+	assert_int_equal(on, NOTIFY_ON_MISSED | NOTIFY_ON_FAILURES);
+}
+
 static char seen[16][128];
 static int n_seen;
 static void collect(const char *s)
@@ -265,6 +283,7 @@ int main(void)
 		cmocka_unit_test(test_expand_errors),
 		cmocka_unit_test(test_parse_events),
 		cmocka_unit_test(test_parse_on),
+		cmocka_unit_test(test_on_text),
 		cmocka_unit_test(test_url_secrets),
 		cmocka_unit_test(test_alert_text),
 		cmocka_unit_test(test_webhook_payloads),
