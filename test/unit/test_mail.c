@@ -515,7 +515,8 @@ static void test_build_single_part(void **state)
 	struct mail_addrs to = { list, 2 };
 	struct mail_envelope env = { "jobrun@example.com", NULL, &to, 1751371200,
 				     "<1.abc@example.com>", "=_b" };
-	struct mail_message msg = { "primecache failed", "line one\n.dot line\n", NULL, 0 };
+	struct mail_message msg = { .subject = "primecache failed",
+				    .body = "line one\n.dot line\n" };
 	struct buf m = BUF_INIT;
 	char why[128];
 	assert_int_equal(mail_build(&m, &env, &msg, why, sizeof(why)), 0);
@@ -552,7 +553,8 @@ static void test_build_multipart(void **state)
 		{ "orphans.csv", "text/csv; charset=utf-8", "a,b\r\n1,2\r\n", 10 },
 		{ "données ✓.bin", NULL, bin, sizeof(bin) },
 	};
-	struct mail_message msg = { "résumé", "body", att, 2 };
+	struct mail_message msg = { .subject = "résumé", .body = "body",
+				    .attachments = att, .n_attachments = 2 };
 	struct buf m = BUF_INIT;
 	char why[128];
 	assert_int_equal(mail_build(&m, &env, &msg, why, sizeof(why)), 0);
@@ -598,7 +600,8 @@ static void test_build_refuses_unsafe_attachments(void **state)
 		{ "a.csv", "notatype", "x", 1 },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		struct mail_message msg = { "s", "b", &bad[i], 1 };
+		struct mail_message msg = { .subject = "s", .body = "b",
+					    .attachments = &bad[i], .n_attachments = 1 };
 		struct buf m = BUF_INIT;
 		char why[128] = "";
 		assert_int_equal(mail_build(&m, &env, &msg, why, sizeof(why)), -1);
@@ -776,7 +779,7 @@ static void test_send_failure_is_recorded_not_raised(void **state)
 	setenv("SMTP_URL", "smtp://u:conn-secret-pw@127.0.0.1:1", 1);
 	setenv("ADMIN_EMAIL", "ops@example.com", 1);
 	assert_int_equal(mail_config_from_env(&c), 0);
-	struct mail_message msg = { "s", "b", NULL, 0 };
+	struct mail_message msg = { .subject = "s", .body = "b" };
 	struct mail_result res;
 	assert_int_equal(mail_send(&c, &msg, &res), -1);
 	assert_false(res.sent);
