@@ -218,7 +218,10 @@ static void grant_slot(struct limiter *l, const struct rl_bucket *b, int n, cons
 	l->granted++;
 	g->send_at = at;
 	g->slot_at = t->slot_mono;
-	if (at <= now)
+	/* A spread grant that goes now holds its siblings back at once; a
+	 * strict one moves the floor only when it really leaves (before_send),
+	 * or it would find itself behind its own floor and take a new slot. */
+	if (at <= now && !rl_strict(b, n))
 		limiter_floor_note(l, b, n, now);
 	log_debug("rate slot reserved", LF_F("in_ms", (at - now) * 1000));
 }
@@ -274,7 +277,8 @@ int limiter_on_wake(void *ctx, const struct http_request *req, struct http_grant
 	double slot = g->slot_at > 0 ? g->slot_at : g->send_at;
 	switch (limiter_step(l, b, n, slot, now, &at)) {
 	case LIMITER_GO:
-		limiter_floor_note(l, b, n, now);
+		if (!rl_strict(b, n)) /* see grant_slot */
+			limiter_floor_note(l, b, n, now);
 		return 0;
 	case LIMITER_WAIT:
 		g->send_at = at;
@@ -316,7 +320,18 @@ int limiter_before_send(void *ctx, const struct http_request *req, const struct 
 	if (granted && l->unsent > 0)
 		l->unsent--; /* the attempt's grant: sent now, or given up for a new one */
 	if (rl_strict(b, n)) {
-		if (limiter_step(l, b, n, granted ? send->granted_at : -1, now, &at) != LIMITER_GO) {
+		enum limiter_step step = limiter_step(l, b, n, granted ? send->granted_at : -1, now, &at);
+		/* A send a little ahead of this process's floor (a timer that
+		 * woke early, the previous send a little late) waits for it:
+		 * within the allowance the slot still holds, and a new slot
+		 * would cost a whole spacing. */
+		if (step == LIMITER_WAIT && at - now <= rl_send_allowance(largest_spacing(b, n))) {
+			if (keep_own_floor(l, b, n))
+				return refuse(g, HTTP_REFUSED_STOPPED,
+					      deadline_reason_name(deadline_reason()));
+			step = LIMITER_GO;
+		}
+		if (step != LIMITER_GO) {
 			l->respaced++;
 			if (!granted)
 				log_info("rate slot for a send without one (a re-send)");

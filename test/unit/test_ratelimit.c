@@ -437,6 +437,39 @@ static void test_step_strict_and_spread(void **state)
 	assert_int_equal(limiter_step(&l, &strict, 1, 60, 60, &at), LIMITER_NEW_SLOT);
 }
 
+static const struct rl_bucket one_strict = { "comicvine", "*", 0, 0, 1, false };
+
+static int map_strict(void *ctx, const char *bucket, const struct rl_bucket **out)
+{
+	(void)ctx;
+	(void)bucket;
+	*out = &one_strict;
+	return 1;
+}
+
+/* A strict transfer that wakes on its slot and then leaves uses that slot,
+ * and so does one granted for right now: neither waking nor the grant
+ * moves the floor it is then judged by. (They did: every send found itself
+ * a spacing behind its own floor and took a new slot, half the rate.) */
+static void test_strict_send_keeps_its_slot(void **state)
+{
+	(void)state;
+	struct limiter l;
+	limiter_init(&l, NULL, map_strict, NULL, 10);
+	struct http_request req = { 0 };
+	req.bucket = "*";
+	for (int i = 0; i < 3; i++) {
+		double slot = fc.now;
+		struct http_grant g = { .send_at = slot, .slot_at = slot };
+		assert_int_equal(limiter_on_wake(&l, &req, &g), 0);
+		assert_true(g.send_at == slot);
+		struct http_send send = { .granted_at = slot, .max_wait_s = 10 };
+		assert_int_equal(limiter_before_send(&l, &req, &send, &g), 0);
+		assert_int_equal(l.respaced, 0);
+		fc.now += one_strict.spacing_s + rl_spacing_margin(one_strict.spacing_s);
+	}
+}
+
 /* A strict bucket (ComicVine's 1 s) with two transfers, wakes and sends late
  * at random: a transfer late for its slot when it wakes takes a new one
  * (parked again), a send late on the connection retakes and waits there
@@ -517,6 +550,7 @@ int main(void)
 						teardown_clock),
 		cmocka_unit_test(test_floor_by_bucket_name),
 		cmocka_unit_test(test_step_strict_and_spread),
+		cmocka_unit_test_setup_teardown(test_strict_send_keeps_its_slot, setup_clock, teardown_clock),
 		cmocka_unit_test(test_strict_bucket_never_closer_than_spacing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
