@@ -305,11 +305,15 @@ class FaultQueue:
         with self.lock:
             self.pending.append(fault)
 
+    def matches(self, fault, path, request):
+        """Whether a pending fault applies to this request; a personality may add criteria."""
+        return (fault["match"] == "*" or path.startswith(fault["match"])) and fault_matches_request(fault, request)
+
     def take(self, path, request=None):
         """The first pending fault matching path (and the request's method and query), consuming one of its uses."""
         with self.lock:
             for fault in self.pending:
-                if (fault["match"] == "*" or path.startswith(fault["match"])) and fault_matches_request(fault, request):
+                if self.matches(fault, path, request):
                     fault["count"] -= 1
                     if fault["count"] == 0:
                         self.pending.remove(fault)

@@ -311,18 +311,9 @@ class AccountFaults(fakelib.FaultQueue):
             raise ValueError("account must be an account's alias or bucket name")
         super().add(spec)
 
-    def take(self, path, request=None):
-        with self.lock:
-            for fault in self.pending:
-                if (fault["match"] == "*" or path.startswith(fault["match"])) \
-                        and fakelib.fault_matches_request(fault, request) \
-                        and fault.get("account") in (None, getattr(request, "bucket", None)):
-                    fault["count"] -= 1
-                    if fault["count"] == 0:
-                        self.pending.remove(fault)
-                    self.fired += 1
-                    return fault
-        return None
+    def matches(self, fault, path, request):
+        return super().matches(fault, path, request) \
+            and fault.get("account") in (None, getattr(request, "bucket", None))
 
 
 def page_number(request):
