@@ -70,23 +70,25 @@ def database(name):
 
 
 class Fake:
-    """The ComicVine stand-in, started on a free port."""
+    """A stand-in (test/fakes/<script>), started on a free port; the
+    ComicVine one by default, the others through their subclasses."""
+    script, stem, base_args = "comicvine.py", "cv", ("--api-key", KEY)
 
     def __init__(self, tmp, *args):
-        self.port_file = os.path.join(tmp, "cv.port")
-        self.log = os.path.join(tmp, "cv.log")
+        self.port_file = os.path.join(tmp, self.stem + ".port")
+        self.log = os.path.join(tmp, self.stem + ".log")
         # A previous stand-in's port file would look like "ready".
         for stale in (self.port_file, self.log):
             if os.path.exists(stale):
                 os.unlink(stale)
-        self.proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "test/fakes/comicvine.py"),
+        self.proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "test/fakes", self.script),
                                       "--port", "0", "--port-file", self.port_file, "--log",
-                                      self.log, "--api-key", KEY] + list(args),
+                                      self.log] + list(self.base_args) + list(args),
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 20
+        deadline = time.time() + 30
         while not (os.path.exists(self.port_file) and open(self.port_file).read().strip()):
             if time.time() > deadline:
-                sys.exit("bench: the stand-in did not start")
+                sys.exit("bench: the stand-in %s did not start" % self.script)
             time.sleep(0.02)
         self.url = "http://127.0.0.1:%s" % open(self.port_file).read().strip()
 
@@ -256,21 +258,13 @@ def bench_orphans(tmp):
     """orphans: 1,000,000 listed assets against 1,000,000 references (99 %
     of them matching): Admin API calls, peak RSS, jobrun's CPU and the
     database's load-and-join time per million."""
-    port_file, log = os.path.join(tmp, "cld.port"), os.path.join(tmp, "cld.log")
     n = 1000000
-    fake = subprocess.Popen([sys.executable, os.path.join(ROOT, "test/fakes/cloudinary.py"),
-                             "--port", "0", "--port-file", port_file, "--generate", str(n),
-                             "--spacing", "1", "--newest-age", "7200", "--hourly-limit", "0"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    fake = CldFake(tmp, "--generate", str(n), "--spacing", "1", "--newest-age", "7200",
+                   "--hourly-limit", "0")
     try:
-        deadline = time.time() + 30
-        while not (os.path.exists(port_file) and open(port_file).read().strip()):
-            if time.time() > deadline:
-                sys.exit("bench: the Cloudinary stand-in did not start")
-            time.sleep(0.02)
         env = database("bench_orphans")
-        env["CLOUDINARY_URL"] = "cloudinary://test-key:test-secret@test-cloud"
-        env["CLOUDINARY_API_URL"] = "http://127.0.0.1:%s" % open(port_file).read().strip()
+        env["CLOUDINARY_URL"] = "cloudinary://bench-key:bench-secret@bench"
+        env["CLOUDINARY_API_URL"] = fake.url
         env["JOBRUN_REPORT_DIR"] = os.path.join(tmp, "reports")
         env["JOBRUN_MAX_RUNTIME"] = "2h"
         env["CLOUDINARY_HOURLY_LIMIT"] = "1000000"  # the stand-in runs without a limit
@@ -309,30 +303,13 @@ def bench_orphans(tmp):
         figure("orphans.listing_s_per_million", op["listing_s"] * per_m)
         figure("orphans.wall_s", wall)
     finally:
-        fake.terminate()
-        fake.wait()
+        fake.stop()
 # ------------------------------------------------------------------ cleanup
 
 class CldFake(Fake):
-    """The Cloudinary stand-in (test/fakes/cloudinary.py), started on a free port."""
-
-    def __init__(self, tmp, *args):  # pylint: disable=super-init-not-called
-        self.port_file = os.path.join(tmp, "cld.port")
-        self.log = os.path.join(tmp, "cld.log")
-        for stale in (self.port_file, self.log):
-            if os.path.exists(stale):
-                os.unlink(stale)
-        self.proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "test/fakes/cloudinary.py"),
-                                      "--port", "0", "--port-file", self.port_file, "--log", self.log,
-                                      "--cloud", "bench", "--api-key", "bench-key",
-                                      "--api-secret", "bench-secret"] + list(args),
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 20
-        while not (os.path.exists(self.port_file) and open(self.port_file).read().strip()):
-            if time.time() > deadline:
-                sys.exit("bench: the Cloudinary stand-in did not start")
-            time.sleep(0.02)
-        self.url = "http://127.0.0.1:%s" % open(self.port_file).read().strip()
+    """The Cloudinary stand-in (test/fakes/cloudinary.py), one account."""
+    script, stem = "cloudinary.py", "cld"
+    base_args = ("--cloud", "bench", "--api-key", "bench-key", "--api-secret", "bench-secret")
 
 
 def bench_cleanup(tmp):
@@ -378,28 +355,9 @@ def bench_cleanup(tmp):
 
 # ----------------------------------------------------------------- sync (issue 9)
 
-class ShipStationFake:
-    """The ShipStation stand-in with its accounts, started on a free port."""
-
-    def __init__(self, tmp, *args):
-        self.port_file = os.path.join(tmp, "ss.port")
-        self.log = os.path.join(tmp, "ss.log")
-        for stale in (self.port_file, self.log):
-            if os.path.exists(stale):
-                os.unlink(stale)
-        self.proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "test/fakes/shipstation.py"),
-                                      "--port", "0", "--port-file", self.port_file, "--log",
-                                      self.log] + list(args),
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 20
-        while not (os.path.exists(self.port_file) and open(self.port_file).read().strip()):
-            if time.time() > deadline:
-                sys.exit("bench: the ShipStation stand-in did not start")
-            time.sleep(0.02)
-        self.url = "http://127.0.0.1:%s" % open(self.port_file).read().strip()
-
-    control = Fake.control
-    stop = Fake.stop
+class ShipStationFake(Fake):
+    """The ShipStation stand-in with its accounts."""
+    script, stem, base_args = "shipstation.py", "ss", ()
 
     def requests(self):
         with open(self.log) as f:
